@@ -1,0 +1,64 @@
+"""The Loss interface: the adversarial objective and its training phases.
+
+A loss receives the networks, not only their outputs, so that penalties needing D at
+other points (gradient penalties at interpolates, R1 at reals) live inside the loss.
+Each phase method returns a dict of scalar tensors; the key ``"loss"`` is what the
+trainer back-propagates, every other key is logged as a statistic (``d/<key>``, ...).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import torch
+
+from .networks import Discriminator, Generator
+
+
+class Phase(enum.Enum):
+    """Training phases; the trainer schedules them and the loss computes them."""
+
+    DISCRIMINATOR = "d"
+    GENERATOR = "g"
+    REGULARIZER = "reg"
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """An optimiser recommendation: ``name`` is ``adam`` or ``rmsprop``."""
+
+    name: str = "adam"
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 0.0
+
+
+class Loss:
+    """Base class for adversarial losses.
+
+    Class attributes a loss may override:
+    - ``n_critic``: discriminator steps per generator step.
+    - ``regularize_every``: run :meth:`regularizer_loss` every k steps (0 = never); it
+      updates the discriminator.
+    - ``optimizer``: the recommended :class:`OptimizerSettings` for both networks.
+    """
+
+    n_critic: int = 1
+    regularize_every: int = 0
+    optimizer: OptimizerSettings = OptimizerSettings()
+
+    def discriminator_loss(self, G: Generator, D: Discriminator, real: torch.Tensor,
+                           fake: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Loss for the discriminator step; ``fake`` is detached from G."""
+        raise NotImplementedError
+
+    def generator_loss(self, G: Generator, D: Discriminator, fake: torch.Tensor,
+                       y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Loss for the generator step; gradients flow through ``fake`` into G."""
+        raise NotImplementedError
+
+    def regularizer_loss(self, G: Generator, D: Discriminator, real: torch.Tensor,
+                         y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Optional extra discriminator objective, run every ``regularize_every`` steps."""
+        return {}

@@ -1,0 +1,175 @@
+"""Name -> component registry, filled by plugins through the ``register`` callbacks.
+
+This module knows nothing about which plugins exist; :mod:`artgan.plugin_host` fills it.
+It does not import torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from .options import NoOptions
+
+#: Component kinds, their hook names and how they are spoken of in messages.
+KINDS = {
+    "generator": ("register_generators", "generators"),
+    "discriminator": ("register_discriminators", "discriminators"),
+    "loss": ("register_losses", "losses"),
+    "data": ("register_data_sources", "data sources"),
+    "metric": ("register_metrics", "metrics"),
+}
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+def normalize_name(name: str) -> str:
+    """Lookups are case-insensitive and treat ``_`` like ``-``."""
+    return name.strip().lower().replace("_", "-")
+
+
+class RegistrationError(ValueError):
+    """A plugin registered something invalid (bad name, bad factory, duplicate)."""
+
+
+class UnknownComponentError(KeyError):
+    """No component of that kind has that name. The message lists close matches."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered component.
+
+    ``factory`` is a callable or a lazy ``"module:attribute"`` string, so that listing
+    components never imports torch. See :mod:`artgan.hookspecs` for the factory signatures.
+    """
+
+    kind: str
+    name: str
+    factory: Callable[..., Any] | str
+    description: str = ""
+    options: type = NoOptions
+    aliases: tuple[str, ...] = ()
+    plugin: str = ""
+    version: str = ""
+
+    def load_factory(self) -> Callable[..., Any]:
+        if callable(self.factory):
+            return self.factory
+        module, _, attr = self.factory.partition(":")
+        try:
+            obj = importlib.import_module(module)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise RegistrationError(
+                f"{self.kind} {self.name!r} from plugin {self.plugin}: cannot load factory "
+                f"{self.factory!r}: {exc}") from exc
+        return obj
+
+
+class Registry:
+    """All registered components, by kind and normalised name."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+        self._aliases: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
+
+    def add(self, entry: Entry) -> None:
+        """Validate and add one entry; a duplicate name is an error naming both plugins."""
+        _validate(entry)
+        table, aliases = self._entries[entry.kind], self._aliases[entry.kind]
+        for name in (entry.name, *entry.aliases):
+            existing = table.get(name) or table.get(aliases.get(name, ""))
+            if existing is not None:
+                raise RegistrationError(
+                    f"{entry.kind} name {name!r} is registered twice: by plugin "
+                    f"{existing.plugin!r} and by plugin {entry.plugin!r}. Uninstall or disable "
+                    f"one of them (ARTGAN_LOAD_PLUGINS lists the plugins to load).")
+        table[entry.name] = entry
+        for alias in entry.aliases:
+            aliases[alias] = entry.name
+
+    def get(self, kind: str, name: str) -> Entry:
+        """Return the entry for ``name``; raise :class:`UnknownComponentError` with hints."""
+        key = normalize_name(name)
+        table = self._entries[kind]
+        key = self._aliases[kind].get(key, key)
+        if key in table:
+            return table[key]
+        raise UnknownComponentError(self._unknown_message(kind, name))
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self._entries[kind])
+
+    def entries(self, kind: str | None = None) -> list[Entry]:
+        kinds = [kind] if kind else list(KINDS)
+        return [self._entries[k][n] for k in kinds for n in sorted(self._entries[k])]
+
+    def _unknown_message(self, kind: str, name: str) -> str:
+        plural = KINDS[kind][1]
+        known = self.names(kind) + sorted(self._aliases[kind])
+        close = difflib.get_close_matches(normalize_name(name), known, n=3, cutoff=0.5)
+        parts = [f"unknown {kind} {name!r}."]
+        hint = known_package_hint(kind, normalize_name(name))
+        if hint:
+            parts.append(hint)
+        if close:
+            parts.append(f"Did you mean: {', '.join(close)}?")
+        parts.append(f"Known {plural}: {', '.join(self.names(kind)) or '(none)'}.")
+        parts.append(f"See `artgan list {kind}`.")
+        return " ".join(parts)
+
+
+#: Filled from registry.toml's [known] table by the plugin host: (kind, name) -> package.
+KNOWN_PACKAGES: dict[tuple[str, str], str] = {}
+
+
+def known_package_hint(kind: str, name: str) -> str:
+    package = KNOWN_PACKAGES.get((kind, name))
+    return f"It is provided by the package {package}: pip install {package}" if package else ""
+
+
+def _validate(entry: Entry) -> None:
+    who = f"plugin {entry.plugin!r}"
+    if entry.kind not in KINDS:
+        raise RegistrationError(f"{who}: unknown component kind {entry.kind!r}")
+    for name in (entry.name, *entry.aliases):
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise RegistrationError(
+                f"{who} registered {entry.kind} name {name!r}: names are kebab-case "
+                f"(lowercase letters, digits and single dashes, for example 'wgan-gp')")
+    if not (callable(entry.factory) or (isinstance(entry.factory, str) and ":" in entry.factory)):
+        raise RegistrationError(
+            f"{who} registered {entry.kind} {entry.name!r} with factory {entry.factory!r}: "
+            f"expected a callable or a 'module:attribute' string")
+    if not (isinstance(entry.options, type) and dataclasses.is_dataclass(entry.options)):
+        raise RegistrationError(
+            f"{who} registered {entry.kind} {entry.name!r} with options {entry.options!r}: "
+            f"expected a frozen dataclass (see artgan.core.options.option)")
+
+
+def make_register(registry: Registry, kind: str, plugin: str, version: str) -> Callable[..., None]:
+    """Build the ``register`` callback handed to one plugin's ``register_<kind>s`` hook."""
+
+    def register(name: str, factory: Callable[..., Any] | str, *, description: str = "",
+                 options: type = NoOptions, aliases: Iterable[str] = ()) -> None:
+        registry.add(Entry(kind=kind, name=name, factory=factory, description=description,
+                           options=options, aliases=tuple(aliases), plugin=plugin,
+                           version=version))
+
+    register.__doc__ = (
+        f"register(name, factory, *, description='', options=NoOptions, aliases=()) "
+        f"adds one {kind} component.")
+    return register

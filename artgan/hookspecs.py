@@ -1,0 +1,53 @@
+"""The hooks artgan plugins implement. These names and signatures are a public contract.
+
+A plugin is a module (or a pip package exposing one through the ``artgan`` entry-point
+group) with functions decorated by :data:`artgan.hookimpl`. Each ``register_*`` hook
+receives a ``register`` callback::
+
+    register(name, factory, *, description="", options=NoOptions, aliases=())
+
+``factory`` is a callable or a lazy ``"module:attribute"`` string. artgan calls it with
+the validated options instance plus what the data determines:
+
+- generators and discriminators: ``factory(options, *, resolution, channels, num_classes)``
+- losses and metrics: ``factory(options)``
+- data sources: ``factory(argument, options, *, resolution, channels, seed)`` where
+  ``argument`` is the text after the colon in ``--data NAME:ARGUMENT`` (or None).
+
+Hookspecs only grow: arguments may be added (an implementation may accept a subset),
+never renamed or removed.
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("artgan")
+
+
+@hookspec
+def register_generators(register):
+    """Register generators (subclasses of :class:`artgan.core.Generator`)."""
+
+
+@hookspec
+def register_discriminators(register):
+    """Register discriminators (subclasses of :class:`artgan.core.Discriminator`)."""
+
+
+@hookspec
+def register_losses(register):
+    """Register adversarial losses (subclasses of :class:`artgan.core.Loss`)."""
+
+
+@hookspec
+def register_data_sources(register):
+    """Register data sources (subclasses of :class:`artgan.core.DataSource`)."""
+
+
+@hookspec
+def register_metrics(register):
+    """Register metrics (subclasses of :class:`artgan.core.Metric`)."""
+
+
+@hookspec
+def register_commands(cli):
+    """Add Click commands to the ``artgan`` group: ``@cli.command()`` inside the hook."""
