@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core.options import build_options
 from .core.registry import KINDS, Entry, Registry
 from .plugin_host import get_registry
 
@@ -32,19 +31,8 @@ def list_components(kind: str | None = None) -> list[Entry]:
 
 def build(kind: str, name: str, options: dict[str, Any] | None = None, /, *args: Any,
           **injected: Any) -> Any:
-    """Instantiate component ``name`` of ``kind`` with validated ``options``.
-
-    ``args`` and ``injected`` are what the data determines (see :mod:`artgan.hookspecs`).
-    """
-    entry = get_registry().get(_kind(kind), name)
-    opts = build_options(entry.options, options or {}, owner=f"{entry.kind} {entry.name}")
-    component = entry.load_factory()(*args, opts, **injected) if args else \
-        entry.load_factory()(opts, **injected)
-    if hasattr(component, "component_name"):
-        component.component_name = entry.name
-    if hasattr(component, "source_name"):
-        component.source_name = entry.name
-    return component
+    """Instantiate a registered component; see :meth:`artgan.core.registry.Registry.build`."""
+    return get_registry().build(_kind(kind), name, options, *args, **injected)
 
 
 def create(kind: str, name: str, **options: Any) -> Any:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from .options import NoOptions
+from .options import NoOptions, build_options
 
 #: Component kinds, their hook names and how they are spoken of in messages.
 KINDS = {
@@ -109,6 +109,21 @@ class Registry:
         if key in table:
             return table[key]
         raise UnknownComponentError(self._unknown_message(kind, name))
+
+    def build(self, kind: str, name: str, options: dict[str, Any] | None = None, /,
+              *args: Any, **injected: Any) -> Any:
+        """Instantiate component ``name`` of ``kind`` with validated ``options``.
+
+        ``args`` and ``injected`` are what the data determines; see :mod:`artgan.hookspecs`
+        for each kind's factory signature.
+        """
+        entry = self.get(kind, name)
+        opts = build_options(entry.options, options or {}, owner=f"{entry.kind} {entry.name}")
+        component = entry.load_factory()(*args, opts, **injected)
+        for attr in ("component_name", "source_name"):
+            if hasattr(component, attr):
+                setattr(component, attr, entry.name)
+        return component
 
     def names(self, kind: str) -> list[str]:
         return sorted(self._entries[kind])

@@ -1,0 +1,44 @@
+"""The ``artgan`` command line. Importing this module does not import torch."""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from ..plugin_host import disable_plugin, register_commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="artgan")
+@click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME",
+              help="Do not load this plugin (repeatable; env: ARTGAN_DISABLE_PLUGINS).")
+def cli(disabled: tuple[str, ...]) -> None:
+    """Train GANs on your own images; compose components by name.
+
+    \b
+    Quick start:  artgan run                   (DCGAN on the built-in demo art)
+    Your images:  artgan run --data folder:./paintings
+    What exists:  artgan list --options
+    """
+    for name in disabled:
+        disable_plugin(name)
+
+
+def _add_builtin_commands() -> None:
+    from .list_cmd import list_command
+    from .run_cmd import run_command
+    from .sample_cmd import sample_command
+
+    cli.add_command(run_command)
+    cli.add_command(sample_command)
+    cli.add_command(list_command)
+
+
+_add_builtin_commands()
+
+
+def main() -> None:
+    """Console-script entry point: built-in commands plus those plugins register."""
+    from .errors import run_cli
+
+    run_cli(cli, register_commands)

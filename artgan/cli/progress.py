@@ -1,0 +1,76 @@
+"""Rich progress display for training: the only place that prints during a run."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+
+from ..core.trainer import TrainerCallbacks
+
+console = Console()
+
+
+def describe_run(config) -> str:
+    o = config.optimizer
+    lines = [
+        f"[bold]artgan run[/] -> {config.out}",
+        f"  gen {config.gen.name} {config.gen.options}",
+        f"  disc {config.disc.name} {config.disc.options}",
+        f"  loss {config.loss.name} {config.loss.options}  n_critic={config.n_critic}",
+        f"  data {config.data.spec} {config.data.options}",
+        f"  {config.resolution}px x{config.channels}, batch {config.batch_size}, "
+        f"{config.epochs} epochs" + (f", max {config.max_steps} steps" if config.max_steps else ""),
+        f"  optimiser {o.name} lr_g={o.lr_g:g} lr_d={o.lr_d:g} betas={tuple(o.betas)} ({o.source})",
+        f"  device {config.device}, precision {config.precision}, seed {config.seed}",
+    ]
+    return "\n".join(lines)
+
+
+def describe_data(data) -> str:
+    kind = f"{data.num_classes} classes ({', '.join(data.class_names)})" if data.labelled \
+        else "unlabelled"
+    text = f"Data: {len(data)} images, {kind}."
+    skipped = data.skipped
+    if skipped.count:
+        examples = "\n".join(f"    {path}: {reason}" for path, reason in skipped.examples)
+        more = f"\n    ... and {skipped.count - len(skipped.examples)} more" \
+            if skipped.count > len(skipped.examples) else ""
+        text += f"\n[yellow]Skipped {skipped.count} unusable file(s):[/]\n{examples}{more}"
+    return text
+
+
+class RichProgress(TrainerCallbacks):
+    """A progress bar over steps with epoch, losses, images/s and ETA."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"),
+            TimeRemainingColumn(), console=console)
+        self.task = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def on_start(self, trainer) -> None:
+        self.epochs = trainer.config.epochs
+        self.task = self.progress.add_task("train", total=trainer.total_steps,
+                                           completed=trainer.step, epoch=self._epoch(trainer.epoch),
+                                           stats="")
+
+    def _epoch(self, epoch: int) -> str:
+        return f"{min(epoch + 1, self.epochs)}/{self.epochs}"
+
+    def on_log(self, record) -> None:
+        stats = "  ".join(f"{k}={v:.3f}" for k, v in record.items()
+                          if k.endswith("/loss"))
+        self.progress.update(self.task, completed=record["step"], epoch=self._epoch(record["epoch"]),
+                             stats=f"{stats}  {record['images_per_s']:.0f} img/s")
+
+    def on_epoch_end(self, epoch: int, grid) -> None:
+        self.progress.console.print(f"epoch {epoch}/{self.epochs}: samples in {grid}")

@@ -1,0 +1,159 @@
+"""``artgan run``: resolve the config, build the components, train, save."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from click.core import ParameterSource
+
+from ..core.config import ConfigError
+
+# Options that may be given together with --resume (they extend or relocate a run).
+_RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_run",
+                   "log_every", "checkpoint_every"}
+
+
+@click.command("run")
+@click.option("--gen", default="dcgan", show_default=True, help="Generator name (artgan list gen).")
+@click.option("--disc", default=None, help="Discriminator name [default: the generator's family].")
+@click.option("--loss", default="gan", show_default=True, help="Loss name (artgan list loss).")
+@click.option("--data", default=None, metavar="NAME[:ARG]",
+              help="Data source, e.g. folder:./paintings or demo:waves [default: demo].")
+@click.option("--resolution", type=click.IntRange(8, 1024), default=None,
+              help="Image size in pixels [default: the data source's, 64 for folders].")
+@click.option("--channels", type=click.Choice(["3", "1"]), default="3", show_default=True,
+              help="3 for RGB, 1 for grayscale.")
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=None,
+              help="Passes over the data [default: the data source's, 25 for folders].")
+@click.option("--max-steps", type=click.IntRange(1), default=None,
+              help="Stop after this many steps (a step is one batch).")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
+              help="Learning rate of both networks [default: the loss's recommendation].")
+@click.option("--lr-g", type=click.FloatRange(0, min_open=True), default=None,
+              help="Generator learning rate (overrides --lr).")
+@click.option("--lr-d", type=click.FloatRange(0, min_open=True), default=None,
+              help="Discriminator learning rate (overrides --lr).")
+@click.option("--device", default="auto", show_default=True,
+              help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
+              show_default=True, help="fp16 needs CUDA (uses a grad scaler).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Run folder [default: runs/<time>-<gen>-<loss>].")
+@click.option("--resume", type=click.Path(exists=True), default=None,
+              help="Continue a run: its folder or a checkpoint file.")
+@click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
+@click.option("-o", "overrides", multiple=True, metavar="GROUP.KEY=VALUE",
+              help="Component option, e.g. -o gen.ngf=32 -o loss.label_smoothing=0.1 "
+                   "(groups: gen, disc, loss, data).")
+@click.option("--log-every", type=click.IntRange(1), default=10, show_default=True,
+              help="Steps between stats lines.")
+@click.option("--checkpoint-every", type=click.IntRange(1), default=500, show_default=True,
+              help="Steps between checkpoints (one is also saved every epoch).")
+@click.pass_context
+def run_command(ctx: click.Context, **kw) -> None:
+    """Train a GAN. With no options: DCGAN on the built-in demo art (a few minutes on a CPU)."""
+    from ..core.options import OptionError, parse_overrides
+    from ..plugin_host import get_registry, plugin_versions
+    from ..core.config import resolve_config
+
+    registry = get_registry()
+    if kw["resume"]:
+        config, run_dir, ckpt = _resume_config(ctx, kw)
+    else:
+        try:
+            overrides = parse_overrides(kw["overrides"])
+        except OptionError as exc:
+            raise click.BadParameter(str(exc), param_hint="-o") from None
+        config = _resolve(resolve_config, registry, kw, overrides, plugin_versions())
+        run_dir, ckpt = Path(config.out), None
+    if kw["dry_run"]:
+        click.echo(json.dumps(config.to_dict(), indent=2))
+        return
+    _train(config, registry, run_dir, ckpt)
+
+
+def _resolve(resolve_config, registry, kw, overrides, versions):
+    from ..core.registry import UnknownComponentError
+
+    params = dict(gen=kw["gen"], disc=kw["disc"], loss=kw["loss"], data=kw["data"],
+                  resolution=kw["resolution"], channels=int(kw["channels"]),
+                  batch_size=kw["batch_size"], epochs=kw["epochs"], max_steps=kw["max_steps"],
+                  lr=kw["lr"], lr_g=kw["lr_g"], lr_d=kw["lr_d"], device=kw["device"],
+                  precision=kw["precision"], seed=kw["seed"], overrides=overrides,
+                  log_every=kw["log_every"], checkpoint_every=kw["checkpoint_every"],
+                  plugin_versions=versions)
+    try:
+        config = resolve_config(registry, **params)
+    except UnknownComponentError as exc:
+        flag = {"generator": "--gen", "discriminator": "--disc", "loss": "--loss",
+                "data": "--data"}.get(str(exc).split()[1], None)
+        raise click.BadParameter(str(exc), param_hint=flag) from None
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint=exc.param) from None
+    out = kw["out"] or _default_run_dir(config)
+    if (Path(out) / "checkpoints" / "last.pt").exists():
+        raise click.BadParameter(f"{out} already holds a run; continue it with "
+                                 f"--resume {out}, or choose another --out", param_hint="--out")
+    return config.replace(out=str(out))
+
+
+def _default_run_dir(config) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return str(Path("runs") / f"{stamp}-{config.gen.name}-{config.loss.name}-{config.data.name}")
+
+
+def _resume_config(ctx: click.Context, kw):
+    from ..core.checkpoint import load_checkpoint, resolve_checkpoint_path
+    from ..core.config import RunConfig
+
+    changed = [name for name in kw if name not in _RESUME_ALLOWED and
+               ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+    if changed:
+        flags = ", ".join("--" + n.replace("_", "-") if n != "overrides" else "-o" for n in changed)
+        raise click.UsageError(f"{flags} cannot be changed when resuming: the run continues "
+                               f"with its saved config. Start a new run to change them.")
+    path = resolve_checkpoint_path(kw["resume"])
+    ckpt = load_checkpoint(path)
+    config = RunConfig.from_dict(ckpt["config"])
+    updates = {k: kw[k] for k in ("epochs", "max_steps", "device", "precision")
+               if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+    run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    config = config.replace(out=str(run_dir), **updates)
+    return config, run_dir, ckpt
+
+
+def _train(config, registry, run_dir: Path, ckpt) -> None:
+    from ..core.session import build_data, build_trainer, write_config
+    from ..core.trainer import TrainingInterrupted
+    from .progress import RichProgress, console, describe_data, describe_run
+
+    console.print(describe_run(config))
+    data = build_data(config, registry)
+    console.print(describe_data(data))
+    progress = RichProgress()
+    trainer = build_trainer(config, registry, run_dir=run_dir, data=data, callbacks=progress)
+    if ckpt is not None:
+        trainer.load_state_dict(ckpt)
+        console.print(f"Resuming {run_dir} at step {trainer.step} (epoch {trainer.epoch + 1}).")
+    write_config(config, run_dir, {"data_summary": {"images": len(data),
+                                                    "classes": data.class_names,
+                                                    "skipped": data.skipped.count}})
+    start = time.perf_counter()
+    try:
+        with progress:
+            trainer.fit()
+    except TrainingInterrupted as exc:
+        console.print(f"[yellow]Stopped at step {exc.step}; checkpoint saved to "
+                      f"{exc.checkpoint}.[/] Continue with: artgan run --resume {run_dir}")
+        sys.exit(128 + exc.signum)
+    minutes = (time.perf_counter() - start) / 60
+    console.print(f"[green]Done[/] in {minutes:.1f} min: {trainer.step} steps. "
+                  f"Samples: {run_dir / 'samples' / 'final.png'}\n"
+                  f"More samples: artgan sample --ckpt {run_dir} -n 64 --out "
+                  f"{run_dir / 'generated'}")

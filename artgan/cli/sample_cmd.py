@@ -1,0 +1,34 @@
+"""``artgan sample``: generate images from a checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("sample")
+@click.option("--ckpt", required=True, type=click.Path(exists=True),
+              help="Checkpoint file or run folder.")
+@click.option("-n", "count", type=click.IntRange(1), default=64, show_default=True,
+              help="Number of images.")
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="Folder for the PNGs and grid.png.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Same seed, same images.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+def sample_command(ckpt: str, count: int, out: str, seed: int, device: str,
+                   batch_size: int) -> None:
+    """Write N generated images and a grid from a checkpoint."""
+    from ..core.sampling import load_generator, sample_images
+    from ..core.images import save_each, save_grid
+    from ..plugin_host import get_registry
+
+    G, config = load_generator(ckpt, get_registry(), device=device)
+    images = sample_images(G, count, seed=seed, batch_size=batch_size)
+    out_dir = Path(out)
+    paths = save_each(images, out_dir)
+    grid = save_grid(images, out_dir / "grid.png", nrow=max(1, int(count ** 0.5)))
+    click.echo(f"Wrote {len(paths)} images and {grid} ({config.gen.name}, "
+               f"{config.resolution}px).")

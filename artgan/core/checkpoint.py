@@ -1,0 +1,68 @@
+"""Checkpoints: state dicts plus the resolved config, written atomically, loaded safely.
+
+Files are written to a temporary file in the same folder, flushed to disk and renamed
+over the target, so a crash or a full disk never leaves a half-written checkpoint. They
+are loaded with ``torch.load(..., weights_only=True)``: a checkpoint can hold tensors,
+numbers, strings, lists and dicts, never pickled code.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, unreadable or not an artgan checkpoint."""
+
+
+def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` to ``path`` via a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def resolve_checkpoint_path(path: str | os.PathLike) -> Path:
+    """Accept a checkpoint file or a run folder (then its ``checkpoints/last.pt``)."""
+    path = Path(path)
+    if path.is_dir():
+        candidate = path / "checkpoints" / "last.pt"
+        if not candidate.is_file():
+            raise CheckpointError(f"{path} is a folder without checkpoints/last.pt: "
+                                  f"give a run folder or a .pt file")
+        return candidate
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load an artgan checkpoint safely (``weights_only=True``) and check its format."""
+    path = resolve_checkpoint_path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors, truncated zip files, ...
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    if not isinstance(ckpt, dict) or "generator" not in ckpt or "config" not in ckpt:
+        raise CheckpointError(f"{path} is not an artgan checkpoint")
+    if ckpt.get("format", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{path} was written by a newer artgan (format "
+                              f"{ckpt['format']}); upgrade artgan to load it")
+    return ckpt

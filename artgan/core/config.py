@@ -1,0 +1,174 @@
+"""The resolved run configuration: what the CLI (or Python) asked for, checked and complete.
+
+:func:`resolve_config` sits between Click and the trainer. It looks up every name,
+validates every option, fills in defaults (including those a data source or a loss
+recommends) and returns a :class:`RunConfig` that is written into the run folder and
+into every checkpoint, so a run can be reproduced and resumed from it alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .options import OptionError, as_dict, build_options
+from .registry import Registry
+
+
+class ConfigError(ValueError):
+    """The combination of choices cannot run; the message names the flags involved."""
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A component picked by name, with its full effective options."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    argument: str | None = None  # data sources only: the text after "NAME:"
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}:{self.argument}" if self.argument else self.name
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    name: str
+    lr_g: float
+    lr_d: float
+    betas: tuple[float, float]
+    weight_decay: float = 0.0
+    source: str = ""  # who chose these settings, e.g. "recommended by loss 'gan'"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs. Round-trips through :meth:`to_dict` / :meth:`from_dict`."""
+
+    gen: Choice
+    disc: Choice
+    loss: Choice
+    data: Choice
+    resolution: int
+    channels: int
+    batch_size: int
+    epochs: int
+    max_steps: int | None
+    n_critic: int
+    optimizer: OptimizerConfig
+    device: str = "auto"
+    precision: str = "fp32"
+    seed: int = 0
+    out: str = ""
+    log_every: int = 10
+    checkpoint_every: int = 500
+    plugin_versions: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["optimizer"]["betas"] = list(self.optimizer.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        d = dict(d)
+        for key in ("gen", "disc", "loss", "data"):
+            d[key] = Choice(**d[key])
+        opt = dict(d["optimizer"])
+        opt["betas"] = tuple(opt["betas"])
+        d["optimizer"] = OptimizerConfig(**opt)
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
+
+
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):(.*)$", re.S)
+
+
+def parse_data_spec(spec: str, registry: Registry) -> tuple[str, str | None]:
+    """Split ``folder:./paintings`` into ("folder", "./paintings"); strict, with hints."""
+    spec = spec.strip()
+    match = _SCHEME_RE.match(spec)
+    windows_drive = match is not None and len(match.group(1)) == 1 and \
+        match.group(2)[:1] in ("\\", "/")
+    if match and not windows_drive:
+        return match.group(1), match.group(2) or None
+    if windows_drive or os.path.sep in spec or "/" in spec or os.path.exists(spec):
+        raise ConfigError(f"{spec!r} looks like a path; did you mean --data folder:{spec} ?",
+                          "--data")
+    return spec, None
+
+
+def _component(registry: Registry, kind: str, name: str, values: dict[str, Any], flag: str,
+               argument: str | None = None) -> tuple[Choice, Any, Any]:
+    entry = registry.get(kind, name)
+    try:
+        opts = build_options(entry.options, values, owner=f"{flag} {entry.name}")
+    except OptionError as exc:
+        raise ConfigError(str(exc), "-o") from exc
+    return Choice(entry.name, as_dict(opts), argument), entry, opts
+
+
+def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None = None,
+                   loss: str = "gan", data: str | None = None, resolution: int | None = None,
+                   channels: int = 3, batch_size: int = 64, epochs: int | None = None,
+                   max_steps: int | None = None, lr: float | None = None,
+                   lr_g: float | None = None, lr_d: float | None = None,
+                   device: str = "auto", precision: str = "fp32", seed: int = 0,
+                   out: str = "", overrides: dict[str, dict[str, Any]] | None = None,
+                   log_every: int = 10, checkpoint_every: int = 500,
+                   plugin_versions: dict[str, str] | None = None) -> RunConfig:
+    """Check every choice and fill every default; raise :class:`ConfigError` naming flags."""
+    overrides = overrides or {}
+    data_name, argument = parse_data_spec(data or "demo", registry)
+    data_choice, data_entry, _ = _component(registry, "data", data_name,
+                                         overrides.get("data", {}), "--data", argument)
+    gen_choice, _, _ = _component(registry, "generator", gen, overrides.get("gen", {}), "--gen")
+    disc_choice, _, _ = _component(registry, "discriminator", disc or gen_choice.name,
+                                overrides.get("disc", {}), "--disc")
+    loss_choice, loss_entry, loss_opts = _component(registry, "loss", loss, overrides.get("loss", {}),
+                                         "--loss")
+    data_cls = data_entry.load_factory()
+    data_cls = getattr(data_cls, "__self__", data_cls)  # a classmethod factory -> its class
+    if resolution is None:
+        resolution = getattr(data_cls, "default_resolution", 64)
+    if epochs is None:
+        epochs = getattr(data_cls, "default_epochs", 25)
+    if channels not in (1, 3):
+        raise ConfigError(f"--channels must be 1 (grayscale) or 3 (RGB); got {channels}",
+                          "--channels")
+    loss_obj = loss_entry.load_factory()(loss_opts)
+    recommended = getattr(loss_obj, "optimizer", None)
+    n_critic = int(getattr(loss_obj, "n_critic", 1))
+    optimizer = _optimizer(recommended, loss_choice.name, lr, lr_g, lr_d)
+    return RunConfig(gen=gen_choice, disc=disc_choice, loss=loss_choice, data=data_choice,
+                     resolution=int(resolution), channels=channels, batch_size=batch_size,
+                     epochs=int(epochs), max_steps=max_steps, n_critic=n_critic,
+                     optimizer=optimizer, device=device, precision=precision, seed=seed,
+                     out=out, log_every=log_every, checkpoint_every=checkpoint_every,
+                     plugin_versions=dict(plugin_versions or {}))
+
+
+def _optimizer(recommended: Any, loss_name: str, lr: float | None, lr_g: float | None,
+               lr_d: float | None) -> OptimizerConfig:
+    name = getattr(recommended, "name", "adam")
+    base_lr = getattr(recommended, "lr", 2e-4)
+    source = f"recommended by loss {loss_name!r}"
+    if lr is not None or lr_g is not None or lr_d is not None:
+        source += "; learning rate set by the user"
+    lr_default = base_lr if lr is None else lr
+    return OptimizerConfig(name=name, lr_g=lr_default if lr_g is None else lr_g,
+                           lr_d=lr_default if lr_d is None else lr_d,
+                           betas=tuple(getattr(recommended, "betas", (0.5, 0.999))),
+                           weight_decay=getattr(recommended, "weight_decay", 0.0),
+                           source=source)

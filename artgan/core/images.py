@@ -1,0 +1,37 @@
+"""Writing generated images: grids and individual PNGs, from tensors in [-1, 1]."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torchvision.utils import make_grid, save_image
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] -> [0, 1], clamped, float32 on the CPU."""
+    return images.detach().float().cpu().add(1).div(2).clamp_(0, 1)
+
+
+def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8) -> Path:
+    """Save a grid of images (atomically: temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    grid = make_grid(to_unit(images), nrow=nrow, padding=2, pad_value=1.0)
+    save_image(grid, tmp, format="png")
+    os.replace(tmp, path)
+    return path
+
+
+def save_each(images: torch.Tensor, folder: str | os.PathLike, prefix: str = "sample") -> list[Path]:
+    """Save each image as ``<prefix>-0000.png``, ``<prefix>-0001.png``, ..."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, image in enumerate(to_unit(images)):
+        path = folder / f"{prefix}-{i:04d}.png"
+        save_image(image, path, format="png")
+        paths.append(path)
+    return paths

@@ -1,0 +1,40 @@
+"""Load a trained generator from a checkpoint and draw reproducible samples."""
+
+from __future__ import annotations
+
+import torch
+
+from .checkpoint import load_checkpoint
+from .config import RunConfig
+from .device import resolve_device
+from .networks import Generator
+from .registry import Registry
+
+
+def load_generator(path, registry: Registry, *, device: str = "auto") -> tuple[Generator, RunConfig]:
+    """Rebuild the checkpoint's generator (by its registered name) and load its weights."""
+    ckpt = load_checkpoint(path)
+    config = RunConfig.from_dict(ckpt["config"])
+    num_classes = int(ckpt.get("num_classes", 0))
+    G = registry.build("generator", config.gen.name, config.gen.options,
+                       resolution=config.resolution, channels=config.channels,
+                       num_classes=num_classes)
+    G.load_state_dict(ckpt["generator"])
+    return G.to(resolve_device(device)).eval(), config
+
+
+@torch.no_grad()
+def sample_images(G: Generator, n: int, *, seed: int = 0, batch_size: int = 64,
+                  labels: torch.Tensor | None = None) -> torch.Tensor:
+    """``n`` images in [-1, 1] on the CPU; the same seed gives the same images."""
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, G.z_dim, generator=gen)
+    if labels is None and G.conditional:
+        labels = torch.arange(n) % G.num_classes
+    device = next(G.parameters()).device
+    chunks = []
+    for start in range(0, n, batch_size):
+        zb = z[start:start + batch_size].to(device)
+        yb = None if labels is None else labels[start:start + batch_size].to(device)
+        chunks.append(G(zb, yb).float().cpu())
+    return torch.cat(chunks)

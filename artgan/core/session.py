@@ -1,0 +1,56 @@
+"""Turn a :class:`RunConfig` into live components and a ready :class:`Trainer`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError, RunConfig
+from .data import DataSource
+from .device import resolve_device, resolve_precision, seed_everything
+from .registry import Registry
+from .trainer import Trainer, TrainerCallbacks
+
+
+def build_data(config: RunConfig, registry: Registry) -> DataSource:
+    """The data source of ``config``, at the configured resolution and channels."""
+    choice = config.data
+    return registry.build("data", choice.name, choice.options, choice.argument,
+                          resolution=config.resolution, channels=config.channels,
+                          seed=config.seed)
+
+
+def build_networks(config: RunConfig, registry: Registry, num_classes: int):
+    """Generator and discriminator, with what the data determines injected."""
+    shape = {"resolution": config.resolution, "channels": config.channels,
+             "num_classes": num_classes}
+    try:
+        G = registry.build("generator", config.gen.name, config.gen.options, **shape)
+        D = registry.build("discriminator", config.disc.name, config.disc.options, **shape)
+    except ValueError as exc:
+        raise ConfigError(str(exc), "--resolution") from exc
+    return G, D
+
+
+def build_trainer(config: RunConfig, registry: Registry, *, run_dir: str | Path,
+                  data: DataSource | None = None,
+                  callbacks: TrainerCallbacks | None = None) -> Trainer:
+    """Seed, pick the device, build every component and return the trainer."""
+    device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
+    seed_everything(config.seed)
+    data = data if data is not None else build_data(config, registry)
+    G, D = build_networks(config, registry, data.num_classes)
+    loss = registry.build("loss", config.loss.name, config.loss.options)
+    return Trainer(G, D, loss, data, config, run_dir=run_dir, device=device,
+                   precision=precision, callbacks=callbacks)
+
+
+def write_config(config: RunConfig, run_dir: str | Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write the resolved config as ``config.json`` into the run folder (before step 0)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "config.json"
+    path.write_text(json.dumps({**config.to_dict(), **(extra or {})}, indent=2) + "\n")
+    return path

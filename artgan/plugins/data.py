@@ -1,0 +1,37 @@
+"""Built-in data sources: ``folder:PATH`` (your images) and ``demo`` (procedural art)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from artgan import hookimpl
+from artgan.core.options import option
+
+
+@dataclass(frozen=True)
+class FolderOptions:
+    labels: str = option("auto", "auto: class subfolders become labels; none: ignore them.",
+                         choices=("auto", "none"))
+    min_side: int = option(0, "Skip images whose shorter side is below this many pixels "
+                              "(0: a quarter of the resolution, at least 8).", min=0)
+    max_megapixels: float = option(
+        180.0, "Skip images larger than this (decompression-bomb guard).", min=0.01)
+    workers: int = option(0, "Decoding threads for the first load (0: one per CPU core).",
+                          min=0)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    size: int = option(2048, "Number of images to render.", min=1)
+    seed: int = option(0, "Seed of the rendering; the same seed gives the same images.")
+
+
+@hookimpl
+def register_data_sources(register):
+    register("folder", "artgan.plugins.folder:FolderDataSource.from_spec",
+             description="Images from a folder, recursively; class subfolders become labels.",
+             options=FolderOptions)
+    register("demo", "artgan.plugins.demo:DemoDataSource.from_spec",
+             description="Procedural abstract art in several styles (classes); demo:STYLE "
+                         "picks one. No download.",
+             options=DemoOptions)

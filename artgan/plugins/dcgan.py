@@ -1,0 +1,35 @@
+"""The DCGAN generator and discriminator (Radford et al. 2015), at any power-of-two size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from artgan import hookimpl
+from artgan.core.options import option
+
+
+@dataclass(frozen=True)
+class GeneratorOptions:
+    z_dim: int = option(100, "Size of the latent vector z.", min=1)
+    ngf: int = option(64, "Width: channels of the last hidden layer (doubling towards 4x4, "
+                          "capped at 8x).", min=1)
+
+
+@dataclass(frozen=True)
+class DiscriminatorOptions:
+    ndf: int = option(64, "Width: channels of the first layer (doubling towards 4x4, "
+                          "capped at 8x).", min=1)
+
+
+@hookimpl
+def register_generators(register):
+    register("dcgan", "artgan.plugins.dcgan_nets:DCGANGenerator.from_options",
+             description="DCGAN generator: transposed convs, BatchNorm + ReLU, tanh; 16-256 px.",
+             options=GeneratorOptions)
+
+
+@hookimpl
+def register_discriminators(register):
+    register("dcgan", "artgan.plugins.dcgan_nets:DCGANDiscriminator.from_options",
+             description="DCGAN discriminator: strided convs, BatchNorm + LeakyReLU(0.2).",
+             options=DiscriminatorOptions)

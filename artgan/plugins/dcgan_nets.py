@@ -1,0 +1,98 @@
+"""DCGAN networks. At 64x64 RGB with the defaults they match the PyTorch DCGAN example
+layer for layer (G 3,576,704 and D 2,765,568 parameters); other power-of-two resolutions
+add or remove stride-2 blocks, with widths capped at 8x ngf/ndf."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from artgan.core.networks import Discriminator, Generator
+
+MIN_RESOLUTION, MAX_RESOLUTION = 16, 256
+
+
+def check_resolution(resolution: int, who: str) -> int:
+    """Number of stride-2 blocks between 4x4 and ``resolution`` (a power of two)."""
+    if resolution < MIN_RESOLUTION or resolution > MAX_RESOLUTION or \
+            resolution & (resolution - 1):
+        raise ValueError(f"{who} supports power-of-two resolutions from {MIN_RESOLUTION} to "
+                         f"{MAX_RESOLUTION}; got {resolution} (use --resolution 16, 32, 64, 128 "
+                         f"or 256)")
+    return int(math.log2(resolution)) - 2
+
+
+def width(base: int, resolution: int, size: int) -> int:
+    """Channels of a feature map of side ``size`` in a net for ``resolution``: base*R/(2*size)."""
+    return base * min(8, resolution // (2 * size))
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """Weights ~ N(0, 0.02); BatchNorm scale ~ N(1, 0.02), shift 0 (Radford et al.)."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class DCGANGenerator(Generator):
+    """z (N, z_dim) -> 4x4 -> ... -> image (N, C, R, R) in [-1, 1] via tanh."""
+
+    def __init__(self, *, z_dim: int = 100, ngf: int = 64, resolution: int = 64,
+                 channels: int = 3):
+        super().__init__(z_dim=z_dim, resolution=resolution, channels=channels)
+        blocks = check_resolution(resolution, "dcgan generator")
+        size, ch = 4, width(ngf, resolution, 4)
+        layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim, ch, 4, 1, 0, bias=False),
+                                   nn.BatchNorm2d(ch), nn.ReLU(True)]
+        for _ in range(blocks - 1):
+            size *= 2
+            out = width(ngf, resolution, size)
+            layers += [nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(out), nn.ReLU(True)]
+            ch = out
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    @classmethod
+    def from_options(cls, options, *, resolution: int, channels: int, num_classes: int = 0):
+        # DCGAN is unconditional: labels in the data are ignored.
+        return cls(z_dim=options.z_dim, ngf=options.ngf, resolution=resolution,
+                   channels=channels)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.main(z[:, :, None, None])
+
+
+class DCGANDiscriminator(Discriminator):
+    """image (N, C, R, R) -> ... -> 4x4 -> logit (N,). No BatchNorm on the first layer."""
+
+    def __init__(self, *, ndf: int = 64, resolution: int = 64, channels: int = 3):
+        super().__init__(resolution=resolution, channels=channels)
+        blocks = check_resolution(resolution, "dcgan discriminator")
+        size = resolution // 2
+        ch = width(ndf, resolution, size)
+        layers: list[nn.Module] = [nn.Conv2d(channels, ch, 4, 2, 1, bias=False),
+                                   nn.LeakyReLU(0.2, inplace=True)]
+        for _ in range(blocks - 1):
+            size //= 2
+            out = width(ndf, resolution, size)
+            layers += [nn.Conv2d(ch, out, 4, 2, 1, bias=False), nn.BatchNorm2d(out),
+                       nn.LeakyReLU(0.2, inplace=True)]
+            ch = out
+        layers += [nn.Conv2d(ch, 1, 4, 1, 0, bias=False)]
+        self.main = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    @classmethod
+    def from_options(cls, options, *, resolution: int, channels: int, num_classes: int = 0):
+        return cls(ndf=options.ndf, resolution=resolution, channels=channels)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.main(x).flatten()
