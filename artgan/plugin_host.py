@@ -19,7 +19,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .core.registry import KINDS, KNOWN_PACKAGES, Registry, RegistrationError, make_register
+from .core.registry import KINDS, Registry, RegistrationError, make_register
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -103,10 +103,9 @@ def get_registry() -> Registry:
             except Exception as exc:
                 raise RegistrationError(
                     f"plugin {impl.plugin_name!r} failed in {hook_name}: {exc!r}") from exc
-    KNOWN_PACKAGES.clear()
     for kind, names in read_catalogue().get("known", {}).items():
         for name, package in names.items():
-            KNOWN_PACKAGES[(kind, name)] = package
+            registry.known_packages[(kind, name)] = package
     return registry
 
 

@@ -6,9 +6,10 @@ import click
 
 from .. import __version__
 from ..plugin_host import disable_plugin, register_commands
+from .errors import ArtganGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ArtganGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="artgan")
 @click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME",
               help="Do not load this plugin (repeatable; env: ARTGAN_DISABLE_PLUGINS).")
@@ -39,6 +40,8 @@ _add_builtin_commands()
 
 def main() -> None:
     """Console-script entry point: built-in commands plus those plugins register."""
-    from .errors import run_cli
-
-    run_cli(cli, register_commands)
+    try:
+        register_commands(cli)
+    except Exception as exc:  # a broken plugin must not take the whole CLI down
+        click.echo(f"Warning: plugin commands not loaded: {exc}", err=True)
+    cli(prog_name="artgan")

@@ -27,24 +27,17 @@ def user_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def run_cli(cli: click.Group, register_commands) -> None:
-    try:
-        register_commands(cli)
-    except RegistrationError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
-    try:
-        cli.main(standalone_mode=False, prog_name="artgan")
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:
-        if isinstance(exc, user_errors()):
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(2)
-        raise
+class ArtganGroup(click.Group):
+    """A Click group that shows artgan's user errors as ``Error: ...`` (exit code 2)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.ClickException:
+            raise
+        except Exception as exc:
+            if isinstance(exc, user_errors()):
+                error = click.ClickException(str(exc))
+                error.exit_code = 2
+                raise error from None
+            raise

@@ -129,10 +129,12 @@ def _resume_config(ctx: click.Context, kw):
 
 
 def _train(config, registry, run_dir: Path, ckpt) -> None:
+    from ..core.device import resolve_device, resolve_precision
     from ..core.session import build_data, build_trainer, write_config
     from ..core.trainer import TrainingInterrupted
     from .progress import RichProgress, console, describe_data, describe_run
 
+    resolve_precision(config.precision, resolve_device(config.device))  # fail before loading data
     console.print(describe_run(config))
     data = build_data(config, registry)
     console.print(describe_data(data))

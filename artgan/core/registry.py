@@ -85,6 +85,8 @@ class Registry:
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
         self._aliases: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
+        #: (kind, name) -> pip package known to provide it (from registry.toml's [known]).
+        self.known_packages: dict[tuple[str, str], str] = {}
 
     def add(self, entry: Entry) -> None:
         """Validate and add one entry; a duplicate name is an error naming both plugins."""
@@ -137,23 +139,14 @@ class Registry:
         known = self.names(kind) + sorted(self._aliases[kind])
         close = difflib.get_close_matches(normalize_name(name), known, n=3, cutoff=0.5)
         parts = [f"unknown {kind} {name!r}."]
-        hint = known_package_hint(kind, normalize_name(name))
-        if hint:
-            parts.append(hint)
+        package = self.known_packages.get((kind, normalize_name(name)))
+        if package:
+            parts.append(f"It is provided by the package {package}: pip install {package}.")
         if close:
             parts.append(f"Did you mean: {', '.join(close)}?")
         parts.append(f"Known {plural}: {', '.join(self.names(kind)) or '(none)'}.")
         parts.append(f"See `artgan list {kind}`.")
         return " ".join(parts)
-
-
-#: Filled from registry.toml's [known] table by the plugin host: (kind, name) -> package.
-KNOWN_PACKAGES: dict[tuple[str, str], str] = {}
-
-
-def known_package_hint(kind: str, name: str) -> str:
-    package = KNOWN_PACKAGES.get((kind, name))
-    return f"It is provided by the package {package}: pip install {package}" if package else ""
 
 
 def _validate(entry: Entry) -> None:

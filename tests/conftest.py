@@ -1,0 +1,19 @@
+import pytest
+import torch
+
+from artgan import plugin_host
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch):
+    """Every test starts with freshly loaded plugins and a small thread count."""
+    monkeypatch.delenv("ARTGAN_LOAD_PLUGINS", raising=False)
+    monkeypatch.delenv("ARTGAN_DISABLE_PLUGINS", raising=False)
+    plugin_host._disabled.clear()
+    plugin_host.reset()
+    yield
+    plugin_host._disabled.clear()
+    plugin_host.reset()
+
+
+torch.set_num_threads(2)

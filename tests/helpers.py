@@ -1,0 +1,25 @@
+"""Shared test helpers: tiny run settings and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from artgan.cli import cli
+
+#: The smallest settings that still train: 16 px, narrow networks, small batches.
+TINY = ["--resolution", "16", "--batch-size", "16", "-o", "gen.ngf=8", "-o", "gen.z_dim=16",
+        "-o", "disc.ndf=8", "-o", "data.size=128", "--log-every", "2", "--device", "cpu"]
+
+
+def artgan(*args: str, expect: int = 0):
+    """Invoke the CLI in-process; assert the exit code; return the result."""
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == expect, result.output
+    return result
+
+
+def read_stats(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]

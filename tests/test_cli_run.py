@@ -1,0 +1,145 @@
+"""End to end through the CLI on tiny settings: run folder, resume, sample, errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from artgan.core.checkpoint import load_checkpoint
+
+from .helpers import TINY, artgan, read_stats
+
+
+def test_run_writes_a_complete_run_folder(tmp_path):
+    run = tmp_path / "run"
+    result = artgan("run", *TINY, "--epochs", "2", "--out", run)
+    assert "Done" in result.output
+    config = json.loads((run / "config.json").read_text())
+    assert config["gen"] == {"name": "dcgan", "options": {"z_dim": 16, "ngf": 8},
+                             "argument": None}
+    assert config["loss"]["name"] == "gan" and config["data"]["name"] == "demo"
+    assert config["plugin_versions"]["artgan.plugins.dcgan"]
+    assert config["data_summary"]["images"] == 128
+    assert sorted(p.name for p in (run / "samples").iterdir()) == \
+        ["epoch-0001.png", "epoch-0002.png", "final.png"]
+    stats = read_stats(run)
+    assert stats[-1]["step"] == 16  # 2 epochs x 128/16 batches
+    assert {"d/loss", "g/loss", "d/real", "d/fake", "images_per_s"} <= set(stats[0])
+    ckpt = load_checkpoint(run)
+    assert ckpt["step"] == 16 and set(ckpt) >= {"generator", "discriminator", "opt_g", "opt_d",
+                                                 "scaler_g", "scaler_d", "rng", "config"}
+
+
+def test_resumed_training_equals_uninterrupted_training(tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    artgan("run", *TINY, "--max-steps", "13", "--out", straight)
+    artgan("run", *TINY, "--max-steps", "5", "--out", split)  # stops mid-epoch
+    out = artgan("run", "--resume", split, "--max-steps", "13").output
+    assert "Resuming" in out and "step 5" in out
+    a, b = load_checkpoint(straight), load_checkpoint(split)
+    assert a["step"] == b["step"] == 13
+    for net in ("generator", "discriminator"):
+        for key, value in a[net].items():
+            assert torch.equal(value, b[net][key]), f"{net}.{key} differs after resume"
+    assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
+    steps = [r["step"] for r in read_stats(split)]
+    assert steps == sorted(steps) and steps[-1] == 13
+
+
+def test_resume_refuses_to_change_the_components(tmp_path):
+    run = tmp_path / "run"
+    artgan("run", *TINY, "--max-steps", "2", "--out", run)
+    result = artgan("run", "--resume", run, "--gen", "dcgan", "--batch-size", "8", expect=2)
+    assert "--gen, --batch-size cannot be changed when resuming" in result.output
+
+
+def test_existing_run_folder_is_not_overwritten(tmp_path):
+    run = tmp_path / "run"
+    artgan("run", *TINY, "--max-steps", "2", "--out", run)
+    result = artgan("run", *TINY, "--max-steps", "2", "--out", run, expect=2)
+    assert f"--resume {run}" in result.output
+
+
+def test_sample_is_reproducible_and_writes_pngs_and_grid(tmp_path):
+    run = tmp_path / "run"
+    artgan("run", *TINY, "--max-steps", "3", "--out", run)
+    artgan("sample", "--ckpt", run, "-n", "6", "--out", tmp_path / "a", "--seed", "3")
+    artgan("sample", "--ckpt", run / "checkpoints" / "last.pt", "-n", "6",
+           "--out", tmp_path / "b", "--seed", "3")
+    artgan("sample", "--ckpt", run, "-n", "6", "--out", tmp_path / "c", "--seed", "4")
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == ["grid.png"] + [f"sample-{i:04d}.png" for i in range(6)]
+    same = (tmp_path / "a" / "sample-0002.png").read_bytes()
+    assert same == (tmp_path / "b" / "sample-0002.png").read_bytes()
+    assert same != (tmp_path / "c" / "sample-0002.png").read_bytes()
+
+
+def test_dry_run_prints_config_and_trains_nothing(tmp_path):
+    result = artgan("run", "--dry-run", "--out", tmp_path / "x", "--loss", "gan")
+    config = json.loads(result.output)
+    assert config["resolution"] == 32 and config["optimizer"]["name"] == "adam"
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--gen", "dcgann"], "Did you mean: dcgan?"),
+    (["-o", "gen.depth=3"], "unknown option depth for --gen dcgan; valid options: ngf, z_dim"),
+    (["-o", "gen.ngf=wide"], "expects a int"),
+    (["--data", "folder:/definitely/not/here"], "folder not found"),
+    (["--precision", "fp16", "--device", "cpu"], "fp16 needs a CUDA device"),
+    (["--device", "cuda:7"], "--device cuda:7"),
+    (["--resolution", "48"], "power-of-two resolutions"),
+    (["--data", "demo:mondrain"], "mondrian"),
+])
+def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path, args, message):
+    result = artgan("run", *args, "--max-steps", "1", "--out", tmp_path / "x", expect=2)
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_empty_folder_is_an_error_before_training(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = artgan("run", "--data", f"folder:{tmp_path / 'empty'}", "--out", tmp_path / "x",
+                    expect=2)
+    assert "no images found" in result.output
+    assert not (tmp_path / "x" / "checkpoints").exists()
+
+
+def test_folder_run_reports_skipped_files_once(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "paintings"
+    folder.mkdir()
+    for i in range(20):
+        Image.new("RGB", (24, 24), (10 * i, 100, 200)).save(folder / f"{i}.png")
+    (folder / "broken.jpg").write_bytes(b"not a jpeg at all")
+    result = artgan("run", "--data", f"folder:{folder}", "--resolution", "16",
+                    "--batch-size", "8", "-o", "gen.ngf=8", "-o", "disc.ndf=8",
+                    "--max-steps", "2", "--out", tmp_path / "run", "--device", "cpu")
+    assert result.output.count("Skipped 1 unusable file") == 1
+    assert "broken.jpg" in result.output
+    assert "Data: 20 images, unlabelled" in result.output
+
+
+def test_sigint_saves_a_checkpoint_and_the_run_resumes(tmp_path):
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "artgan", "run", *TINY, "--epochs", "1000",
+                             "--out", str(run)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.time() + 120
+    while not (run / "stats.jsonl").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, output
+    assert "artgan run --resume" in output and "Traceback" not in output
+    step = load_checkpoint(run)["step"]
+    assert step > 0
+    artgan("run", "--resume", run, "--max-steps", str(step + 2))
+    assert load_checkpoint(run)["step"] == step + 2
