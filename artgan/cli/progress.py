@@ -24,6 +24,7 @@ def describe_run(config) -> str:
         f"  optimiser {o.name} lr_g={o.lr_g:g} lr_d={o.lr_d:g} betas={tuple(o.betas)} ({o.source})",
         f"  device {config.device}, precision {config.precision}, seed {config.seed}",
     ]
+    lines += [f"  [cyan]note[/] {note}" for note in config.notes]
     return "\n".join(lines)
 
 

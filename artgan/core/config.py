@@ -71,6 +71,7 @@ class RunConfig:
     log_every: int = 10
     checkpoint_every: int = 500
     plugin_versions: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # decisions made for the user, e.g. a norm a loss required
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -85,6 +86,7 @@ class RunConfig:
         opt = dict(d["optimizer"])
         opt["betas"] = tuple(opt["betas"])
         d["optimizer"] = OptimizerConfig(**opt)
+        d["notes"] = tuple(d.get("notes", ()))
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -148,6 +150,7 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
         raise ConfigError(f"--channels must be 1 (grayscale) or 3 (RGB); got {channels}",
                           "--channels")
     loss_obj = loss_entry.load_factory()(loss_opts)
+    disc_choice, notes = _resolve_norm(disc_choice, loss_obj, loss_choice.name)
     recommended = getattr(loss_obj, "optimizer", None)
     n_critic = int(getattr(loss_obj, "n_critic", 1))
     optimizer = _optimizer(recommended, loss_choice.name, lr, lr_g, lr_d)
@@ -156,7 +159,26 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                      epochs=int(epochs), max_steps=max_steps, n_critic=n_critic,
                      optimizer=optimizer, device=device, precision=precision, seed=seed,
                      out=out, log_every=log_every, checkpoint_every=checkpoint_every,
-                     plugin_versions=dict(plugin_versions or {}))
+                     plugin_versions=dict(plugin_versions or {}), notes=tuple(notes))
+
+
+def _resolve_norm(disc: Choice, loss: Any, loss_name: str) -> tuple[Choice, list[str]]:
+    """Pick the discriminator's ``norm`` option where it is ``auto``, honouring the loss."""
+    norm = disc.options.get("norm")
+    if norm is None:
+        return disc, []
+    forbids = bool(getattr(loss, "forbids_batchnorm", False))
+    if forbids and norm == "batch":
+        raise ConfigError(
+            f"--loss {loss_name} needs a discriminator without BatchNorm (its per-sample "
+            f"penalty is wrong when samples in a batch interact); use -o disc.norm=layer "
+            f"(or instance / none), or leave disc.norm at auto", "-o")
+    if norm != "auto":
+        return disc, []
+    chosen = "layer" if forbids else "batch"
+    notes = [f"disc.norm=layer: loss {loss_name!r} forbids BatchNorm in the discriminator"] \
+        if forbids else []
+    return dataclasses.replace(disc, options={**disc.options, "norm": chosen}), notes
 
 
 def _optimizer(recommended: Any, loss_name: str, lr: float | None, lr_g: float | None,

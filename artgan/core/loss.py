@@ -42,11 +42,14 @@ class Loss:
     - ``regularize_every``: run :meth:`regularizer_loss` every k steps (0 = never); it
       updates the discriminator.
     - ``optimizer``: the recommended :class:`OptimizerSettings` for both networks.
+    - ``forbids_batchnorm``: the discriminator must not use BatchNorm (per-sample
+      penalties such as WGAN-GP's are wrong when samples in a batch interact).
     """
 
     n_critic: int = 1
     regularize_every: int = 0
     optimizer: OptimizerSettings = OptimizerSettings()
+    forbids_batchnorm: bool = False
 
     def discriminator_loss(self, G: Generator, D: Discriminator, real: torch.Tensor,
                            fake: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
@@ -57,6 +60,9 @@ class Loss:
                        y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         """Loss for the generator step; gradients flow through ``fake`` into G."""
         raise NotImplementedError
+
+    def after_discriminator_step(self, D: Discriminator) -> None:
+        """Called after each discriminator update (WGAN clips D's weights here)."""
 
     def regularizer_loss(self, G: Generator, D: Discriminator, real: torch.Tensor,
                          y: torch.Tensor | None) -> dict[str, torch.Tensor]:

@@ -43,8 +43,21 @@ def build_trainer(config: RunConfig, registry: Registry, *, run_dir: str | Path,
     data = data if data is not None else build_data(config, registry)
     G, D = build_networks(config, registry, data.num_classes)
     loss = registry.build("loss", config.loss.name, config.loss.options)
+    check_loss_requirements(loss, D, config)
     return Trainer(G, D, loss, data, config, run_dir=run_dir, device=device,
                    precision=precision, callbacks=callbacks)
+
+
+def check_loss_requirements(loss, D, config: RunConfig) -> None:
+    """Refuse a discriminator with BatchNorm when the loss forbids it (e.g. wgan-gp)."""
+    import torch
+
+    if getattr(loss, "forbids_batchnorm", False) and any(
+            isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in D.modules()):
+        raise ConfigError(f"--loss {config.loss.name} needs a discriminator without BatchNorm, "
+                          f"but --disc {config.disc.name} has BatchNorm layers; choose a "
+                          f"discriminator option without it (artgan list disc --options)",
+                          "--disc")
 
 
 def write_config(config: RunConfig, run_dir: str | Path, extra: dict[str, Any] | None = None) -> Path:

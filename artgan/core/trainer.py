@@ -149,6 +149,7 @@ class Trainer:
         with self.precision.autocast():
             out = self.loss.discriminator_loss(self.G, self.D, real, fake, y)
         self._update(self.opt_d, self.scaler_d, out["loss"])
+        self.loss.after_discriminator_step(self.D)
         self._record("d", out)
 
     def _g_step(self, n: int, y: torch.Tensor | None) -> None:

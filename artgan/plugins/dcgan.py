@@ -15,10 +15,17 @@ class GeneratorOptions:
                           "capped at 8x).", min=1)
 
 
+NORMS = ("auto", "batch", "layer", "instance", "none")
+
+
 @dataclass(frozen=True)
 class DiscriminatorOptions:
     ndf: int = option(64, "Width: channels of the first layer (doubling towards 4x4, "
                           "capped at 8x).", min=1)
+    norm: str = option("auto", "Normalisation of hidden layers; auto: batch, or layer when "
+                               "the loss forbids BatchNorm (wgan-gp).", choices=NORMS)
+    spectral_norm: bool = option(False, "Spectral normalisation of every conv "
+                                        "(Miyato et al. 2018).")
 
 
 @hookimpl

@@ -70,29 +70,57 @@ class DCGANGenerator(Generator):
         return self.main(z[:, :, None, None])
 
 
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """batch | layer (over C, H, W per sample) | instance | none. ``auto`` means batch."""
+    if kind in ("batch", "auto"):
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {kind!r}; expected batch, layer, instance or none")
+
+
+def discriminator_body(channels: int, ndf: int, resolution: int, norm: str,
+                       spectral: bool, who: str) -> tuple[list[nn.Module], int]:
+    """Strided 4x4 convs from R down to 4x4 with LeakyReLU(0.2); no norm on the first.
+
+    Returns the layers and the channel count of the final 4x4 feature map.
+    """
+    sn = nn.utils.parametrizations.spectral_norm if spectral else (lambda m: m)
+    blocks = check_resolution(resolution, who)
+    size = resolution // 2
+    ch = width(ndf, resolution, size)
+    layers: list[nn.Module] = [sn(nn.Conv2d(channels, ch, 4, 2, 1, bias=False)),
+                               nn.LeakyReLU(0.2, inplace=True)]
+    for _ in range(blocks - 1):
+        size //= 2
+        out = width(ndf, resolution, size)
+        layers += [sn(nn.Conv2d(ch, out, 4, 2, 1, bias=False)), norm_layer(norm, out),
+                   nn.LeakyReLU(0.2, inplace=True)]
+        ch = out
+    return layers, ch
+
+
 class DCGANDiscriminator(Discriminator):
     """image (N, C, R, R) -> ... -> 4x4 -> logit (N,). No BatchNorm on the first layer."""
 
-    def __init__(self, *, ndf: int = 64, resolution: int = 64, channels: int = 3):
+    def __init__(self, *, ndf: int = 64, resolution: int = 64, channels: int = 3,
+                 norm: str = "batch", spectral_norm: bool = False):
         super().__init__(resolution=resolution, channels=channels)
-        blocks = check_resolution(resolution, "dcgan discriminator")
-        size = resolution // 2
-        ch = width(ndf, resolution, size)
-        layers: list[nn.Module] = [nn.Conv2d(channels, ch, 4, 2, 1, bias=False),
-                                   nn.LeakyReLU(0.2, inplace=True)]
-        for _ in range(blocks - 1):
-            size //= 2
-            out = width(ndf, resolution, size)
-            layers += [nn.Conv2d(ch, out, 4, 2, 1, bias=False), nn.BatchNorm2d(out),
-                       nn.LeakyReLU(0.2, inplace=True)]
-            ch = out
-        layers += [nn.Conv2d(ch, 1, 4, 1, 0, bias=False)]
-        self.main = nn.Sequential(*layers)
+        layers, ch = discriminator_body(channels, ndf, resolution, norm, spectral_norm,
+                                        "dcgan discriminator")
+        self.main = nn.Sequential(*layers, nn.Conv2d(ch, 1, 4, 1, 0, bias=False))
         self.apply(dcgan_init)
+        if spectral_norm:
+            self.main[-1] = nn.utils.parametrizations.spectral_norm(self.main[-1])
 
     @classmethod
     def from_options(cls, options, *, resolution: int, channels: int, num_classes: int = 0):
-        return cls(ndf=options.ndf, resolution=resolution, channels=channels)
+        return cls(ndf=options.ndf, resolution=resolution, channels=channels,
+                   norm=options.norm, spectral_norm=options.spectral_norm)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.main(x).flatten()
