@@ -14,13 +14,13 @@ def names(kind):
 @pytest.mark.parametrize("name", names("generator"))
 @pytest.mark.parametrize("resolution,channels", [(16, 3), (32, 1)])
 def test_generator_contract(name, resolution, channels):
-    testing.check_generator(name, resolution=resolution, channels=channels)
+    testing.check_generator(name, resolution=resolution, channels=channels, num_classes=3)
 
 
 @pytest.mark.parametrize("name", names("discriminator"))
 @pytest.mark.parametrize("resolution,channels", [(16, 3), (32, 1)])
 def test_discriminator_contract(name, resolution, channels):
-    testing.check_discriminator(name, resolution=resolution, channels=channels)
+    testing.check_discriminator(name, resolution=resolution, channels=channels, num_classes=3)
 
 
 @pytest.mark.parametrize("name", names("loss"))

@@ -29,8 +29,21 @@ def build_networks(config: RunConfig, registry: Registry, num_classes: int):
         G = registry.build("generator", config.gen.name, config.gen.options, **shape)
         D = registry.build("discriminator", config.disc.name, config.disc.options, **shape)
     except ValueError as exc:
-        raise ConfigError(str(exc), "--resolution") from exc
+        raise ConfigError(str(exc)) from exc  # the message names the flags
+    check_conditioning(G, D, config)
     return G, D
+
+
+def check_conditioning(G, D, config: RunConfig) -> None:
+    """Generator and discriminator must agree on using labels."""
+    if G.conditional and not D.conditional:
+        raise ConfigError(f"--gen {config.gen.name} is conditional but --disc "
+                          f"{config.disc.name} ignores labels, so the generator could not learn "
+                          f"the classes; use a conditional discriminator (--disc cgan)", "--disc")
+    if D.conditional and not G.conditional:
+        raise ConfigError(f"--disc {config.disc.name} is conditional but --gen {config.gen.name} "
+                          f"does not produce labelled images; use a conditional generator "
+                          f"(--gen cgan) or --disc dcgan", "--disc")
 
 
 def build_trainer(config: RunConfig, registry: Registry, *, run_dir: str | Path,

@@ -40,24 +40,30 @@ def dcgan_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+def generator_body(in_dim: int, ngf: int, resolution: int, channels: int,
+                   who: str) -> nn.Sequential:
+    """(N, in_dim, 1, 1) -> 4x4 -> ... -> (N, channels, R, R): ConvT + BatchNorm + ReLU, tanh."""
+    blocks = check_resolution(resolution, who)
+    size, ch = 4, width(ngf, resolution, 4)
+    layers: list[nn.Module] = [nn.ConvTranspose2d(in_dim, ch, 4, 1, 0, bias=False),
+                               nn.BatchNorm2d(ch), nn.ReLU(True)]
+    for _ in range(blocks - 1):
+        size *= 2
+        out = width(ngf, resolution, size)
+        layers += [nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=False),
+                   nn.BatchNorm2d(out), nn.ReLU(True)]
+        ch = out
+    layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
+    return nn.Sequential(*layers)
+
+
 class DCGANGenerator(Generator):
     """z (N, z_dim) -> 4x4 -> ... -> image (N, C, R, R) in [-1, 1] via tanh."""
 
     def __init__(self, *, z_dim: int = 100, ngf: int = 64, resolution: int = 64,
                  channels: int = 3):
         super().__init__(z_dim=z_dim, resolution=resolution, channels=channels)
-        blocks = check_resolution(resolution, "dcgan generator")
-        size, ch = 4, width(ngf, resolution, 4)
-        layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim, ch, 4, 1, 0, bias=False),
-                                   nn.BatchNorm2d(ch), nn.ReLU(True)]
-        for _ in range(blocks - 1):
-            size *= 2
-            out = width(ngf, resolution, size)
-            layers += [nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(out), nn.ReLU(True)]
-            ch = out
-        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
-        self.main = nn.Sequential(*layers)
+        self.main = generator_body(z_dim, ngf, resolution, channels, "dcgan generator")
         self.apply(dcgan_init)
 
     @classmethod
