@@ -87,7 +87,7 @@ def test_dry_run_prints_config_and_trains_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--gen", "dcgann"], "Did you mean: dcgan?"),
+    (["--gen", "dcgann"], "Did you mean: dcgan"),
     (["-o", "gen.depth=3"], "unknown option depth for --gen dcgan; valid options: ngf, z_dim"),
     (["-o", "gen.ngf=wide"], "expects a int"),
     (["--data", "folder:/definitely/not/here"], "folder not found"),

@@ -109,6 +109,8 @@ class Trainer:
                 self._run_epoch()
         finally:
             restore()
+        if self._sums:
+            self._log()  # the steps since the last log line
         if self._stop_signal is not None:
             path = self.save_checkpoint()
             raise TrainingInterrupted(self._stop_signal, self.step, path)
