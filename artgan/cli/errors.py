@@ -20,10 +20,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
         from ..core.data import DataSourceError
         from ..core.device import DeviceError
         from ..core.networks import ComponentShapeError
+        from ..core.sampling import ClassError
         from ..core.trainer import TrainingDiverged
 
-        errors += [CheckpointError, DataSourceError, DeviceError, ComponentShapeError,
-                   TrainingDiverged]
+        errors += [CheckpointError, ClassError, DataSourceError, DeviceError,
+                   ComponentShapeError, TrainingDiverged]
     return tuple(errors)
 
 

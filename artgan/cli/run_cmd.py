@@ -51,13 +51,23 @@ _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_
 @click.option("-o", "overrides", multiple=True, metavar="GROUP.KEY=VALUE",
               help="Component option, e.g. -o gen.ngf=32 -o loss.label_smoothing=0.1 "
                    "(groups: gen, disc, loss, data).")
+@click.option("--recipe", default="auto", show_default=True,
+              help="Defaults for a situation: quickstart (demo art, 32 px, half-width nets, "
+                   "used when --data is omitted) or none. Explicit flags always win.")
 @click.option("--log-every", type=click.IntRange(1), default=10, show_default=True,
               help="Steps between stats lines.")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=500, show_default=True,
               help="Steps between checkpoints (one is also saved every epoch).")
 @click.pass_context
 def run_command(ctx: click.Context, **kw) -> None:
-    """Train a GAN. With no options: DCGAN on the built-in demo art (a few minutes on a CPU)."""
+    """Train a GAN. With no options: DCGAN on the built-in demo art (a few minutes on a CPU).
+
+    \b
+    Examples:
+      artgan run
+      artgan run --data folder:./paintings --resolution 64 --epochs 100
+      artgan run --gen cgan --loss hinge --data folder:./wikiart-styles
+    """
     from ..core.options import OptionError, parse_overrides
     from ..plugin_host import get_registry, plugin_versions
     from ..core.config import resolve_config
@@ -87,7 +97,7 @@ def _resolve(resolve_config, registry, kw, overrides, versions):
                   lr=kw["lr"], lr_g=kw["lr_g"], lr_d=kw["lr_d"], device=kw["device"],
                   precision=kw["precision"], seed=kw["seed"], overrides=overrides,
                   log_every=kw["log_every"], checkpoint_every=kw["checkpoint_every"],
-                  plugin_versions=versions)
+                  plugin_versions=versions, recipe=kw["recipe"])
     try:
         config = resolve_config(registry, **params)
     except UnknownComponentError as exc:

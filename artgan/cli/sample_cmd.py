@@ -11,24 +11,30 @@ import click
 @click.option("--ckpt", required=True, type=click.Path(exists=True),
               help="Checkpoint file or run folder.")
 @click.option("-n", "count", type=click.IntRange(1), default=64, show_default=True,
-              help="Number of images.")
+              help="Number of images (with --class all: per class).")
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Folder for the PNGs and grid.png.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Same seed, same images.")
+@click.option("--class", "class_name", default=None, metavar="NAME|all",
+              help="Conditional models: generate this class (by name), or 'all' for a grid "
+                   "with one row per class.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
-def sample_command(ckpt: str, count: int, out: str, seed: int, device: str,
-                   batch_size: int) -> None:
+def sample_command(ckpt: str, count: int, out: str, seed: int, class_name: str | None,
+                   device: str, batch_size: int) -> None:
     """Write N generated images and a grid from a checkpoint."""
-    from ..core.sampling import load_generator, sample_images
     from ..core.images import save_each, save_grid
+    from ..core.sampling import class_labels, load_generator, sample_images
     from ..plugin_host import get_registry
 
-    G, config = load_generator(ckpt, get_registry(), device=device)
-    images = sample_images(G, count, seed=seed, batch_size=batch_size)
+    G, config, class_names = load_generator(ckpt, get_registry(), device=device)
+    labels, nrow = class_labels(G, class_names, class_name, count)
+    images = sample_images(G, len(labels) if labels is not None else count, seed=seed,
+                           batch_size=batch_size, labels=labels)
     out_dir = Path(out)
     paths = save_each(images, out_dir)
-    grid = save_grid(images, out_dir / "grid.png", nrow=max(1, int(count ** 0.5)))
+    grid = save_grid(images, out_dir / "grid.png", nrow=nrow or max(1, int(count ** 0.5)))
+    what = f", class {class_name}" if class_name else ""
     click.echo(f"Wrote {len(paths)} images and {grid} ({config.gen.name}, "
-               f"{config.resolution}px).")
+               f"{config.resolution}px{what}).")

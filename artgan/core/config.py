@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .options import OptionError, as_dict, build_options
+from .recipes import RECIPES, pick_recipe
 from .registry import Registry
 
 
@@ -129,9 +130,30 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                    device: str = "auto", precision: str = "fp32", seed: int = 0,
                    out: str = "", overrides: dict[str, dict[str, Any]] | None = None,
                    log_every: int = 10, checkpoint_every: int = 500,
-                   plugin_versions: dict[str, str] | None = None) -> RunConfig:
-    """Check every choice and fill every default; raise :class:`ConfigError` naming flags."""
-    overrides = overrides or {}
+                   plugin_versions: dict[str, str] | None = None,
+                   recipe: str = "auto") -> RunConfig:
+    """Check every choice and fill every default; raise :class:`ConfigError` naming flags.
+
+    ``None`` for ``data``, ``resolution`` or ``epochs`` means "not chosen": the recipe,
+    then the data source's recommendation, fills it in.
+    """
+    overrides = {group: dict(values) for group, values in (overrides or {}).items()}
+    recipe = pick_recipe(recipe, data)
+    notes: list[str] = []
+    for key, value in RECIPES[recipe].items():
+        group, _, option_name = key.partition(".")
+        if key == "data" and data is None:
+            data = value
+        elif key == "resolution" and resolution is None:
+            resolution = value
+        elif key == "epochs" and epochs is None:
+            epochs = value
+        elif option_name and option_name not in overrides.setdefault(group, {}) and \
+                _has_option(registry, group, gen if group == "gen" else (disc or gen), option_name):
+            overrides[group][option_name] = value
+        else:
+            continue
+        notes.append(f"recipe {recipe}: {key}={value}")
     data_name, argument = parse_data_spec(data or "demo", registry)
     data_choice, data_entry, _ = _component(registry, "data", data_name,
                                          overrides.get("data", {}), "--data", argument)
@@ -150,7 +172,8 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
         raise ConfigError(f"--channels must be 1 (grayscale) or 3 (RGB); got {channels}",
                           "--channels")
     loss_obj = loss_entry.load_factory()(loss_opts)
-    disc_choice, notes = _resolve_norm(disc_choice, loss_obj, loss_choice.name)
+    disc_choice, norm_notes = _resolve_norm(disc_choice, loss_obj, loss_choice.name)
+    notes += norm_notes
     recommended = getattr(loss_obj, "optimizer", None)
     n_critic = int(getattr(loss_obj, "n_critic", 1))
     optimizer = _optimizer(recommended, loss_choice.name, lr, lr_g, lr_d)
@@ -160,6 +183,12 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                      optimizer=optimizer, device=device, precision=precision, seed=seed,
                      out=out, log_every=log_every, checkpoint_every=checkpoint_every,
                      plugin_versions=dict(plugin_versions or {}), notes=tuple(notes))
+
+
+def _has_option(registry: Registry, group: str, name: str, option_name: str) -> bool:
+    kind = {"gen": "generator", "disc": "discriminator", "loss": "loss", "data": "data"}[group]
+    fields = dataclasses.fields(registry.get(kind, name).options)
+    return any(f.name == option_name for f in fields)
 
 
 def _resolve_norm(disc: Choice, loss: Any, loss_name: str) -> tuple[Choice, list[str]]:

@@ -11,8 +11,12 @@ from .networks import Generator
 from .registry import Registry
 
 
-def load_generator(path, registry: Registry, *, device: str = "auto") -> tuple[Generator, RunConfig]:
-    """Rebuild the checkpoint's generator (by its registered name) and load its weights."""
+def load_generator(path, registry: Registry, *,
+                   device: str = "auto") -> tuple[Generator, RunConfig, list[str]]:
+    """Rebuild the checkpoint's generator (by its registered name) and load its weights.
+
+    Returns the generator (in eval mode), the run's config and its class names.
+    """
     ckpt = load_checkpoint(path)
     config = RunConfig.from_dict(ckpt["config"])
     num_classes = int(ckpt.get("num_classes", 0))
@@ -20,7 +24,30 @@ def load_generator(path, registry: Registry, *, device: str = "auto") -> tuple[G
                        resolution=config.resolution, channels=config.channels,
                        num_classes=num_classes)
     G.load_state_dict(ckpt["generator"])
-    return G.to(resolve_device(device)).eval(), config
+    return G.to(resolve_device(device)).eval(), config, list(ckpt.get("class_names", []))
+
+
+class ClassError(ValueError):
+    """``--class`` does not fit the checkpoint (unknown name, unconditional model)."""
+
+
+def class_labels(G: Generator, class_names: list[str], wanted: str | None,
+                 count: int) -> tuple[torch.Tensor | None, int | None]:
+    """Labels for ``--class NAME`` (count images of one class) or ``--class all``
+    (count images per class, one grid row each). Returns (labels, grid row length)."""
+    if wanted is None:
+        return None, None
+    if not G.conditional:
+        raise ClassError("--class needs a conditional model (for example --gen cgan); "
+                         "this checkpoint's generator is unconditional")
+    names = class_names or [str(i) for i in range(G.num_classes)]
+    if wanted == "all":
+        return torch.arange(len(names)).repeat_interleave(count), count
+    lowered = [n.lower() for n in names]
+    if wanted.lower() not in lowered:
+        raise ClassError(f"--class {wanted!r}: unknown class; classes are "
+                         f"{', '.join(names)} (or 'all')")
+    return torch.full((count,), lowered.index(wanted.lower()), dtype=torch.long), None
 
 
 @torch.no_grad()
