@@ -143,3 +143,11 @@ def test_sigint_saves_a_checkpoint_and_the_run_resumes(tmp_path):
     assert step > 0
     artgan("run", "--resume", run, "--max-steps", str(step + 2))
     assert load_checkpoint(run)["step"] == step + 2
+
+
+def test_bf16_autocast_trains_on_cpu(tmp_path):
+    run = tmp_path / "run"
+    artgan("run", *TINY, "--max-steps", "3", "--precision", "bf16", "--out", run)
+    assert load_checkpoint(run)["config"]["precision"] == "bf16"
+    assert all(torch.isfinite(v).all() for v in load_checkpoint(run)["generator"].values()
+               if v.is_floating_point())
