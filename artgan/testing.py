@@ -85,7 +85,7 @@ def check_loss(name: str, options: dict | None = None, *, gen: str = "dcgan",
 
     G.zero_grad(set_to_none=True)
     D.zero_grad(set_to_none=True)
-    out = loss.generator_loss(G, D, G(G.sample_z(batch)), None)
+    out = loss.generator_loss(G, D, real, G(G.sample_z(batch)), None)
     _check_scalar(name, "generator_loss", out)
     out["loss"].backward()
     assert _grads(G) and _all_finite(_grads(G)), f"loss {name!r}: no finite G gradients"

@@ -35,7 +35,7 @@ def test_gan_discriminator_loss_equals_bce_formula():
 def test_gan_generator_loss_is_non_saturating():
     fake_l = [-3.0, 0.25, 1.5]
     D = FixedD(None, torch.tensor(fake_l))
-    out = create("loss", "gan").generator_loss(None, D, -torch.ones(3, 1, 1, 1), None)
+    out = create("loss", "gan").generator_loss(None, D, None, -torch.ones(3, 1, 1, 1), None)
     expected = sum(-math.log(sigmoid(f)) for f in fake_l) / 3
     assert math.isclose(out["loss"].item(), expected, rel_tol=1e-6)
 
@@ -63,7 +63,7 @@ def test_hinge_losses_equal_their_formulas():
     d = loss.discriminator_loss(None, D, real, fake, None)["loss"].item()
     expected = sum(max(0, 1 - r) for r in real_l) / 3 + sum(max(0, 1 + f) for f in fake_l) / 3
     assert math.isclose(d, expected, rel_tol=1e-6)
-    g = loss.generator_loss(None, D, fake, None)["loss"].item()
+    g = loss.generator_loss(None, D, real, fake, None)["loss"].item()
     assert math.isclose(g, -sum(fake_l) / 3, rel_tol=1e-6)
 
 
@@ -74,7 +74,7 @@ def test_lsgan_losses_equal_their_formulas():
     d = loss.discriminator_loss(None, D, real, fake, None)["loss"].item()
     expected = 0.5 * sum((r - 1) ** 2 for r in real_l) / 2 + 0.5 * sum(f ** 2 for f in fake_l) / 2
     assert math.isclose(d, expected, rel_tol=1e-6)
-    g = loss.generator_loss(None, D, fake, None)["loss"].item()
+    g = loss.generator_loss(None, D, real, fake, None)["loss"].item()
     assert math.isclose(g, 0.5 * sum((f - 1) ** 2 for f in fake_l) / 2, rel_tol=1e-6)
 
 

@@ -23,16 +23,21 @@ def cli(disabled: tuple[str, ...]) -> None:
     """
     for name in disabled:
         disable_plugin(name)
+    from ..plugin_host import plugin_errors
+
+    for info in plugin_errors():
+        click.echo(f"Warning: plugin {info.name!r} (package {info.package}) is not loaded: "
+                   f"{info.error}", err=True)
 
 
 def _add_builtin_commands() -> None:
     from .list_cmd import list_command
+    from .plugins_cmd import plugins_command
     from .run_cmd import run_command
     from .sample_cmd import sample_command
 
-    cli.add_command(run_command)
-    cli.add_command(sample_command)
-    cli.add_command(list_command)
+    for command in (run_command, sample_command, list_command, plugins_command):
+        cli.add_command(command)
 
 
 _add_builtin_commands()

@@ -56,9 +56,12 @@ class Loss:
         """Loss for the discriminator step; ``fake`` is detached from G."""
         raise NotImplementedError
 
-    def generator_loss(self, G: Generator, D: Discriminator, fake: torch.Tensor,
-                       y: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        """Loss for the generator step; gradients flow through ``fake`` into G."""
+    def generator_loss(self, G: Generator, D: Discriminator, real: torch.Tensor,
+                       fake: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Loss for the generator step; gradients flow through ``fake`` into G.
+
+        ``real`` is the step's real batch, for relativistic losses that compare the two.
+        """
         raise NotImplementedError
 
     def after_discriminator_step(self, D: Discriminator) -> None:

@@ -97,8 +97,9 @@ class Registry:
             if existing is not None:
                 raise RegistrationError(
                     f"{entry.kind} name {name!r} is registered twice: by plugin "
-                    f"{existing.plugin!r} and by plugin {entry.plugin!r}. Uninstall or disable "
-                    f"one of them (ARTGAN_LOAD_PLUGINS lists the plugins to load).")
+                    f"{existing.plugin!r} and by plugin {entry.plugin!r}. Uninstall one, or "
+                    f"disable it: artgan --disable-plugin {entry.plugin} ... (or "
+                    f"ARTGAN_DISABLE_PLUGINS={entry.plugin}).")
         table[entry.name] = entry
         for alias in entry.aliases:
             aliases[alias] = entry.name

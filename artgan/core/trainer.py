@@ -139,7 +139,7 @@ class Trainer:
         y = y.to(self.device, non_blocking=True) if (y is not None and self.G.conditional) else None
         self._d_step(real, y)
         if (self.step + 1) % self.config.n_critic == 0:
-            self._g_step(real.shape[0], y)
+            self._g_step(real, y)
         every = getattr(self.loss, "regularize_every", 0)
         if every and self.step % every == 0:
             self._reg_step(real, y)
@@ -154,13 +154,13 @@ class Trainer:
         self.loss.after_discriminator_step(self.D)
         self._record("d", out)
 
-    def _g_step(self, n: int, y: torch.Tensor | None) -> None:
+    def _g_step(self, real: torch.Tensor, y: torch.Tensor | None) -> None:
         self.D.requires_grad_(False)  # no weight gradients for D in the G step
         try:
-            z = self.G.sample_z(n, device=self.device)
+            z = self.G.sample_z(real.shape[0], device=self.device)
             with self.precision.autocast():
                 fake = self.G(z, y)
-                out = self.loss.generator_loss(self.G, self.D, fake, y)
+                out = self.loss.generator_loss(self.G, self.D, real, fake, y)
             self._update(self.opt_g, self.scaler_g, out["loss"])
         finally:
             self.D.requires_grad_(True)

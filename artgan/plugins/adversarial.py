@@ -32,7 +32,7 @@ class NonSaturatingGAN(Loss):
         loss_fake = F.softplus(fake_logits).mean()
         return {"loss": loss_real + loss_fake, **stats}
 
-    def generator_loss(self, G, D, fake, y):
+    def generator_loss(self, G, D, real, fake, y):
         # -log(sigmoid(D(G(z))))
         return {"loss": F.softplus(-D(fake, y)).mean()}
 
@@ -51,7 +51,7 @@ class Hinge(Loss):
         loss = F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
         return {"loss": loss, **stats}
 
-    def generator_loss(self, G, D, fake, y):
+    def generator_loss(self, G, D, real, fake, y):
         # -E[D(G(z))]
         return {"loss": -D(fake, y).mean()}
 
@@ -70,7 +70,7 @@ class LeastSquares(Loss):
         loss = 0.5 * (real_scores - 1).square().mean() + 0.5 * fake_scores.square().mean()
         return {"loss": loss, **stats}
 
-    def generator_loss(self, G, D, fake, y):
+    def generator_loss(self, G, D, real, fake, y):
         # 1/2 E[(D(G(z)) - 1)^2]
         return {"loss": 0.5 * (D(fake, y) - 1).square().mean()}
 
@@ -90,7 +90,7 @@ class Wasserstein(Loss):
         # E[D(G(z))] - E[D(x)] = -(critic's Wasserstein estimate)
         return {"loss": -wdist, "wdist": wdist.detach(), **stats}
 
-    def generator_loss(self, G, D, fake, y):
+    def generator_loss(self, G, D, real, fake, y):
         # -E[D(G(z))]
         return {"loss": -D(fake, y).mean()}
 

@@ -1,0 +1,31 @@
+"""``artgan plugins``: installed plugin packages, their versions and what they register."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+
+
+@click.command("plugins")
+@click.option("--all", "show_all", is_flag=True, help="Include artgan's built-in plugins.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_command(show_all: bool, as_json: bool) -> None:
+    """List installed plugins and the components each registers."""
+    from ..plugin_host import plugin_infos
+
+    infos = [p for p in plugin_infos() if show_all or not p.builtin]
+    if as_json:
+        click.echo(json.dumps([asdict(p) for p in infos], indent=2))
+        return
+    if not infos:
+        click.echo("No third-party plugins installed (artgan plugins --all shows built-ins).")
+        return
+    for p in infos:
+        where = "built-in" if p.builtin else f"{p.package} {p.version}"
+        click.echo(f"{p.name} ({where})")
+        for kind, names in sorted(p.components.items()):
+            click.echo(f"  {kind}: {', '.join(names)}")
+        if p.error:
+            click.echo(f"  BROKEN: {p.error}")
