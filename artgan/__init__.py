@@ -13,6 +13,7 @@ _EXPORTS = {
     "create": "artgan.components",
     "list_components": "artgan.components",
     "load_plugins": "artgan.components",
+    "make_trainer": "artgan.api",
 }
 
 __all__ = ["hookimpl", "__version__", *sorted(_EXPORTS)]

@@ -176,7 +176,7 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
     notes += norm_notes
     recommended = getattr(loss_obj, "optimizer", None)
     n_critic = int(getattr(loss_obj, "n_critic", 1))
-    optimizer = _optimizer(recommended, loss_choice.name, lr, lr_g, lr_d)
+    optimizer = optimizer_config(recommended, loss_choice.name, lr, lr_g, lr_d)
     return RunConfig(gen=gen_choice, disc=disc_choice, loss=loss_choice, data=data_choice,
                      resolution=int(resolution), channels=channels, batch_size=batch_size,
                      epochs=int(epochs), max_steps=max_steps, n_critic=n_critic,
@@ -210,7 +210,7 @@ def _resolve_norm(disc: Choice, loss: Any, loss_name: str) -> tuple[Choice, list
     return dataclasses.replace(disc, options={**disc.options, "norm": chosen}), notes
 
 
-def _optimizer(recommended: Any, loss_name: str, lr: float | None, lr_g: float | None,
+def optimizer_config(recommended: Any, loss_name: str, lr: float | None, lr_g: float | None,
                lr_d: float | None) -> OptimizerConfig:
     name = getattr(recommended, "name", "adam")
     base_lr = getattr(recommended, "lr", 2e-4)

@@ -30,7 +30,6 @@ def build_networks(config: RunConfig, registry: Registry, num_classes: int):
         D = registry.build("discriminator", config.disc.name, config.disc.options, **shape)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc  # the message names the flags
-    check_conditioning(G, D, config)
     return G, D
 
 
@@ -47,15 +46,22 @@ def check_conditioning(G, D, config: RunConfig) -> None:
 
 
 def build_trainer(config: RunConfig, registry: Registry, *, run_dir: str | Path,
-                  data: DataSource | None = None,
-                  callbacks: TrainerCallbacks | None = None) -> Trainer:
-    """Seed, pick the device, build every component and return the trainer."""
+                  data: DataSource | None = None, networks: tuple | None = None,
+                  loss: Any = None, callbacks: TrainerCallbacks | None = None) -> Trainer:
+    """Seed, pick the device, build every component and return the trainer.
+
+    ``data``, ``networks`` (G, D) and ``loss`` may be given as ready objects; the rest
+    is built from the config's names.
+    """
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
     seed_everything(config.seed)
     data = data if data is not None else build_data(config, registry)
-    G, D = build_networks(config, registry, data.num_classes)
-    loss = registry.build("loss", config.loss.name, config.loss.options)
+    G, D = networks if networks is not None else build_networks(config, registry,
+                                                                 data.num_classes)
+    check_conditioning(G, D, config)
+    if loss is None:
+        loss = registry.build("loss", config.loss.name, config.loss.options)
     check_loss_requirements(loss, D, config)
     return Trainer(G, D, loss, data, config, run_dir=run_dir, device=device,
                    precision=precision, callbacks=callbacks)
