@@ -133,33 +133,36 @@ class Trainer:
             self._end_epoch(epoch)
 
     def train_step(self, indices: torch.Tensor) -> None:
-        """One batch: D update, G update every n_critic steps, regulariser if due."""
+        """One batch: D update, G update every n_critic steps, regulariser if due.
+
+        When a G update follows, the fakes are generated once with gradients and shared
+        by both phases (as in the PyTorch DCGAN example), saving a generator forward.
+        """
         real, y = self.data.load_batch(indices)
         real = real.to(self.device, non_blocking=True)
         y = y.to(self.device, non_blocking=True) if (y is not None and self.G.conditional) else None
-        self._d_step(real, y)
-        if (self.step + 1) % self.config.n_critic == 0:
-            self._g_step(real, y)
+        g_due = (self.step + 1) % self.config.n_critic == 0
+        z = self.G.sample_z(real.shape[0], device=self.device)
+        with torch.set_grad_enabled(g_due), self.precision.autocast():
+            fake = self.G(z, y)
+        self._d_step(real, fake.detach(), y)
+        if g_due:
+            self._g_step(real, fake, y)
         every = getattr(self.loss, "regularize_every", 0)
         if every and self.step % every == 0:
             self._reg_step(real, y)
 
-    def _d_step(self, real: torch.Tensor, y: torch.Tensor | None) -> None:
-        z = self.G.sample_z(real.shape[0], device=self.device)
-        with torch.no_grad(), self.precision.autocast():
-            fake = self.G(z, y)
+    def _d_step(self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None) -> None:
         with self.precision.autocast():
             out = self.loss.discriminator_loss(self.G, self.D, real, fake, y)
         self._update(self.opt_d, self.scaler_d, out["loss"])
         self.loss.after_discriminator_step(self.D)
         self._record("d", out)
 
-    def _g_step(self, real: torch.Tensor, y: torch.Tensor | None) -> None:
+    def _g_step(self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None) -> None:
         self.D.requires_grad_(False)  # no weight gradients for D in the G step
         try:
-            z = self.G.sample_z(real.shape[0], device=self.device)
             with self.precision.autocast():
-                fake = self.G(z, y)
                 out = self.loss.generator_loss(self.G, self.D, real, fake, y)
             self._update(self.opt_g, self.scaler_g, out["loss"])
         finally:

@@ -1,0 +1,242 @@
+"""The FID Inception-v3: TensorFlow's 2015-12-05 Inception graph as ported by pytorch-fid.
+
+FID, KID and IS are only comparable between papers when computed with this exact network
+(the weights file ``pt_inception-2015-12-05-6726825d.pth``). It differs from
+torchvision's ImageNet Inception-v3 in four places, all in the pooling branches:
+
+- ``Mixed_5b-5d`` (A), ``Mixed_6b-6e`` (C), ``Mixed_7b`` (E_1): the 3x3 average pool
+  does not count the zero padding (``count_include_pad=False``), as TensorFlow's;
+- ``Mixed_7c`` (E_2): the pool branch is a 3x3 *max* pool;
+- 1008 output classes (TF's 1001 plus unused padding), no auxiliary classifier.
+
+Input: images in [-1, 1], any size; grey images are repeated to RGB, then resized to
+299x299 with bilinear interpolation (``F.interpolate``, ``align_corners=False``, no
+antialiasing), exactly as pytorch-fid does it (it maps [0, 1] to [-1, 1] after the
+resize; both steps are linear, so the order does not matter).
+
+Outputs: ``pool`` (N, 2048), the pool3 features of FID and KID; ``logits`` (N, 1008);
+``logits_unbiased`` (N, 1008), ``pool @ fc.weight.T`` without the bias, which is what the
+original Inception Score code feeds to its softmax.
+
+The weights are never downloaded: :func:`find_inception_weights` looks in (1) an explicit
+path, (2) ``$ARTGAN_INCEPTION_WEIGHTS``, (3) torch hub's cache, and raises
+:class:`~artgan.metrics.InceptionWeightsError` saying where to put the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models.inception import (BasicConv2d, InceptionA, InceptionB, InceptionC,
+                                          InceptionD, InceptionE)
+
+from . import InceptionWeightsError
+
+WEIGHTS_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
+#: torch.hub's convention: the hex digits after the last '-' of the file name are the
+#: first digits of the file's SHA-256 (``torch.hub.check_hash`` compares that prefix).
+WEIGHTS_SHA256_PREFIX = "6726825d"
+WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+               + WEIGHTS_FILENAME)
+ENV_VAR = "ARTGAN_INCEPTION_WEIGHTS"
+NETWORK_ID = "pt_inception-2015-12-05-6726825d"
+INPUT_SIZE = 299
+RESIZE_DESCRIPTION = "bilinear to 299x299 (F.interpolate, align_corners=False, as pytorch-fid)"
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,64})\.")
+
+
+class _FIDInceptionA(InceptionA):
+    """InceptionA whose average pool ignores the padding (TensorFlow's behaviour)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b5 = self.branch5x5_2(self.branch5x5_1(x))
+        b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
+        pool = F.avg_pool2d(x, kernel_size=3, stride=1, padding=1, count_include_pad=False)
+        return torch.cat([self.branch1x1(x), b5, b3, self.branch_pool(pool)], 1)
+
+
+class _FIDInceptionC(InceptionC):
+    """InceptionC whose average pool ignores the padding."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
+        d = x
+        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3,
+                      self.branch7x7dbl_4, self.branch7x7dbl_5):
+            d = layer(d)
+        pool = F.avg_pool2d(x, kernel_size=3, stride=1, padding=1, count_include_pad=False)
+        return torch.cat([self.branch1x1(x), b7, d, self.branch_pool(pool)], 1)
+
+
+class _FIDInceptionE(InceptionE):
+    """InceptionE with TF's pool branch: average pool without padding (Mixed_7b,
+    ``max_pool=False``) or, in the ported graph's Mixed_7c, a max pool."""
+
+    def __init__(self, in_channels: int, *, max_pool: bool):
+        super().__init__(in_channels)
+        self.max_pool = max_pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b3 = self.branch3x3_1(x)
+        b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
+        d = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
+        d = torch.cat([self.branch3x3dbl_3a(d), self.branch3x3dbl_3b(d)], 1)
+        if self.max_pool:
+            pool = F.max_pool2d(x, kernel_size=3, stride=1, padding=1)
+        else:
+            pool = F.avg_pool2d(x, kernel_size=3, stride=1, padding=1, count_include_pad=False)
+        return torch.cat([self.branch1x1(x), b3, d, self.branch_pool(pool)], 1)
+
+
+class FIDInception(nn.Module):
+    """The FID Inception-v3, randomly initialised; load weights with :func:`load_inception`.
+
+    Module names match the published state dict (``Conv2d_1a_3x3.conv.weight`` ...
+    ``fc.bias``: 566 tensors), so ``load_state_dict(..., strict=True)`` accepts it.
+    ``identity`` names the weights for caches and reports ("random-init" until loaded).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.Conv2d_1a_3x3 = BasicConv2d(3, 32, kernel_size=3, stride=2)
+        self.Conv2d_2a_3x3 = BasicConv2d(32, 32, kernel_size=3)
+        self.Conv2d_2b_3x3 = BasicConv2d(32, 64, kernel_size=3, padding=1)
+        self.Conv2d_3b_1x1 = BasicConv2d(64, 80, kernel_size=1)
+        self.Conv2d_4a_3x3 = BasicConv2d(80, 192, kernel_size=3)
+        self.Mixed_5b = _FIDInceptionA(192, pool_features=32)
+        self.Mixed_5c = _FIDInceptionA(256, pool_features=64)
+        self.Mixed_5d = _FIDInceptionA(288, pool_features=64)
+        self.Mixed_6a = InceptionB(288)
+        self.Mixed_6b = _FIDInceptionC(768, channels_7x7=128)
+        self.Mixed_6c = _FIDInceptionC(768, channels_7x7=160)
+        self.Mixed_6d = _FIDInceptionC(768, channels_7x7=160)
+        self.Mixed_6e = _FIDInceptionC(768, channels_7x7=192)
+        self.Mixed_7a = InceptionD(768)
+        self.Mixed_7b = _FIDInceptionE(1280, max_pool=False)
+        self.Mixed_7c = _FIDInceptionE(2048, max_pool=True)
+        self.fc = nn.Linear(2048, 1008)
+        self.identity = "random-init"
+        self.resize = RESIZE_DESCRIPTION
+        self.eval().requires_grad_(False)
+
+    @staticmethod
+    def preprocess(x: torch.Tensor) -> torch.Tensor:
+        """[-1, 1] images of any size, 1 or 3 channels -> (N, 3, 299, 299) in [-1, 1]."""
+        if x.ndim != 4 or x.shape[1] not in (1, 3):
+            raise ValueError(f"expected images (N, 1 or 3, H, W), got {tuple(x.shape)}")
+        x = x.float()
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        if x.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
+            x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear",
+                              align_corners=False)
+        return x
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self.preprocess(x)
+        x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
+        x = F.max_pool2d(x, kernel_size=3, stride=2)
+        x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
+        x = F.max_pool2d(x, kernel_size=3, stride=2)
+        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b,
+                      self.Mixed_6c, self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b,
+                      self.Mixed_7c):
+            x = block(x)
+        pool = torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)
+        unbiased = pool @ self.fc.weight.T
+        return {"pool": pool, "logits": unbiased + self.fc.bias,
+                "logits_unbiased": unbiased}
+
+
+def hub_weights_path() -> Path:
+    """Where torch hub (and pytorch-fid, torch-fidelity) keep the file."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILENAME
+
+
+def _missing_message(problem: str) -> str:
+    return (f"{problem}. FID, KID and IS need the FID Inception weights {WEIGHTS_FILENAME} "
+            f"(SHA-256 starting with {WEIGHTS_SHA256_PREFIX}, about 95 MB; published by "
+            f"pytorch-fid at {WEIGHTS_URL}). artgan never downloads it. Put the file at "
+            f"{hub_weights_path()} (torch hub's cache), or point to it with "
+            f"--inception-weights PATH (metric option inception_weights) or the environment "
+            f"variable {ENV_VAR}=PATH. MS-SSIM needs no weights.")
+
+
+def find_inception_weights(path: str | os.PathLike | None = None) -> Path:
+    """The weights file: ``path`` if given, else ``$ARTGAN_INCEPTION_WEIGHTS``, else torch
+    hub's cache. A place that is named but holds no file is an error (no fallback)."""
+    if path:
+        where, how = Path(path).expanduser(), "--inception-weights / inception_weights"
+    elif os.environ.get(ENV_VAR):
+        where, how = Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}"
+    else:
+        where, how = hub_weights_path(), ""
+        if not where.is_file():
+            raise InceptionWeightsError(_missing_message(f"{where} does not exist"))
+        return where
+    if not where.is_file():
+        raise InceptionWeightsError(_missing_message(f"{how} names {where}, which is not a file"))
+    return where
+
+
+_VERIFIED: dict[tuple[str, int, int], str] = {}
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file (memoised on path, size and modification time)."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _VERIFIED:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        _VERIFIED[key] = digest.hexdigest()
+    return _VERIFIED[key]
+
+
+def verify_weights(path: str | os.PathLike, expected_prefix: str = WEIGHTS_SHA256_PREFIX) -> str:
+    """Check the file's SHA-256 against ``expected_prefix`` (and against a hash in its
+    name, torch hub's convention); return the full digest or raise."""
+    digest = sha256_of(path)
+    match = _HASH_IN_NAME.search(Path(path).name)
+    for prefix, origin in ((expected_prefix, "the FID Inception weights"),
+                           (match.group(1) if match else None, "its file name")):
+        if prefix and not digest.startswith(prefix):
+            raise InceptionWeightsError(_missing_message(
+                f"{path} has SHA-256 {digest[:16]}..., but {origin} require(s) a SHA-256 "
+                f"starting with {prefix}: the file is corrupt, truncated or another network"))
+    return digest
+
+
+_LOADED: dict[tuple[str, str, str], FIDInception] = {}
+
+
+def load_inception(path: str | os.PathLike | None = None, *, device: str | torch.device = "cpu",
+                   expected_prefix: str = WEIGHTS_SHA256_PREFIX) -> FIDInception:
+    """Find, verify and load the FID Inception (cached per file and device, eval mode).
+
+    Raises :class:`~artgan.metrics.InceptionWeightsError` before loading anything when
+    the file is missing or its hash is wrong. ``expected_prefix`` exists for tests.
+    """
+    where = find_inception_weights(path)
+    digest = verify_weights(where, expected_prefix)
+    key = (str(where.resolve()), digest, str(device))
+    if key not in _LOADED:
+        try:
+            state = torch.load(where, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise InceptionWeightsError(f"cannot read {where}: {exc}") from exc
+        net = FIDInception()
+        net.load_state_dict(state, strict=True)
+        net.identity = NETWORK_ID if expected_prefix == WEIGHTS_SHA256_PREFIX else \
+            f"inception-sha256-{digest[:16]}"
+        _LOADED[key] = net.to(device)
+    return _LOADED[key]
