@@ -126,7 +126,8 @@ def test_folder_run_reports_skipped_files_once(tmp_path):
     assert "Data: 20 images, unlabelled" in result.output
 
 
-def test_sigint_saves_a_checkpoint_and_the_run_resumes(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_saves_a_checkpoint_and_the_run_resumes(tmp_path, signum):
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "artgan", "run", *TINY, "--epochs", "1000",
@@ -135,9 +136,9 @@ def test_sigint_saves_a_checkpoint_and_the_run_resumes(tmp_path):
     deadline = time.time() + 120
     while not (run / "stats.jsonl").exists() and time.time() < deadline:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     output, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 130, output
+    assert proc.returncode == 128 + signum, output
     assert "artgan run --resume" in output and "Traceback" not in output
     step = load_checkpoint(run)["step"]
     assert step > 0
