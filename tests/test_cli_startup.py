@@ -16,7 +16,8 @@ finally:
 
 
 @pytest.mark.parametrize("args", [["--help"], ["list"], ["list", "loss", "--options"],
-                                  ["run", "--help"], ["sample", "--help"]])
+                                  ["run", "--help"], ["sample", "--help"],
+                                  ["eval", "--help"]])
 def test_command_does_not_import_torch(args):
     out = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], capture_output=True,
                          text=True, check=True).stdout

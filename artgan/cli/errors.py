@@ -9,12 +9,13 @@ import click
 from ..core.config import ConfigError
 from ..core.options import OptionError
 from ..core.registry import RegistrationError, UnknownComponentError
+from ..metrics import MetricError
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exception types whose message is meant for the user (torch-free ones first)."""
-    errors: list[type[BaseException]] = [ConfigError, OptionError, RegistrationError,
-                                         UnknownComponentError]
+    errors: list[type[BaseException]] = [ConfigError, MetricError, OptionError,
+                                         RegistrationError, UnknownComponentError]
     if "torch" in sys.modules:  # only then can the torch-side errors have been raised
         from ..core.checkpoint import CheckpointError
         from ..core.data import DataSourceError

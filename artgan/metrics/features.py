@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -72,11 +73,13 @@ class ImageSet:
 
     @classmethod
     def from_data_source(cls, source, *, spec: str, options: dict | None = None,
-                         count: int | None = None, batch_size: int = 64) -> "ImageSet":
+                         count: int | None = None, batch_size: int = 64,
+                         cacheable: bool = True) -> "ImageSet":
         """The first ``count`` images (all by default) of a DataSource, in index order.
 
         The cache key holds the spec, options, resolution, channels, count and, for
         in-memory sources, a BLAKE2 digest of the pixels, so an edited folder is noticed.
+        ``cacheable=False`` (generated images in a folder): no key, never cached.
         """
         n = len(source) if count is None else min(int(count), len(source))
         if n < 1:
@@ -84,14 +87,15 @@ class ImageSet:
         key = {"source": spec, "options": options or {}, "resolution": source.resolution,
                "channels": source.channels, "count": n}
         pixels = getattr(source, "images", None)
-        if isinstance(pixels, torch.Tensor) and pixels.dtype == torch.uint8:
+        if cacheable and isinstance(pixels, torch.Tensor) and pixels.dtype == torch.uint8:
             key["content_blake2b"] = hashlib.blake2b(
                 pixels[:n].contiguous().numpy().reshape(-1), digest_size=16).hexdigest()
 
         def batches():
             for start in range(0, n, batch_size):
                 yield source.load_batch(torch.arange(start, min(start + batch_size, n)))[0]
-        return cls(batches, n, f"{spec} ({n} images, {source.resolution}px)", key)
+        return cls(batches, n, f"{spec} ({n} images, {source.resolution}px)",
+                   key if cacheable else None)
 
     @classmethod
     def from_generator(cls, G, count: int, *, seed: int = 0, batch_size: int = 64,
@@ -190,10 +194,15 @@ class RefStatsCache:
             return None
         return entry
 
-    def save(self, key: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Path:
+    def save(self, key: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Path | None:
+        """Write an entry; a cache that cannot be written only costs a warning."""
         from artgan.core.checkpoint import save_atomic
 
-        return save_atomic({"key": self._text(key), **tensors}, self.path(key))
+        try:
+            return save_atomic({"key": self._text(key), **tensors}, self.path(key))
+        except OSError as exc:
+            warnings.warn(f"reference statistics not cached in {self.root}: {exc}")
+            return None
 
 
 def _network_identity(net: Any) -> str | None:

@@ -159,13 +159,14 @@ def hub_weights_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILENAME
 
 
-def _missing_message(problem: str) -> str:
+def _weights_message(problem: str) -> str:
+    """``problem`` plus what the file is and every way to provide it."""
     return (f"{problem}. FID, KID and IS need the FID Inception weights {WEIGHTS_FILENAME} "
-            f"(SHA-256 starting with {WEIGHTS_SHA256_PREFIX}, about 95 MB; published by "
-            f"pytorch-fid at {WEIGHTS_URL}). artgan never downloads it. Put the file at "
-            f"{hub_weights_path()} (torch hub's cache), or point to it with "
-            f"--inception-weights PATH (metric option inception_weights) or the environment "
-            f"variable {ENV_VAR}=PATH. MS-SSIM needs no weights.")
+            f"(SHA-256 starting with {WEIGHTS_SHA256_PREFIX}, about 95 MB, published by "
+            f"pytorch-fid at {WEIGHTS_URL}); artgan never downloads it. Put the file at "
+            f"{hub_weights_path()} (torch hub's cache), or pass --inception-weights PATH "
+            f"(metric option inception_weights), or set the environment variable "
+            f"{ENV_VAR}=PATH. MS-SSIM needs no weights.")
 
 
 def find_inception_weights(path: str | os.PathLike | None = None) -> Path:
@@ -178,10 +179,12 @@ def find_inception_weights(path: str | os.PathLike | None = None) -> Path:
     else:
         where, how = hub_weights_path(), ""
         if not where.is_file():
-            raise InceptionWeightsError(_missing_message(f"{where} does not exist"))
+            raise InceptionWeightsError(_weights_message(
+                f"FID Inception weights not found: {where} does not exist"))
         return where
     if not where.is_file():
-        raise InceptionWeightsError(_missing_message(f"{how} names {where}, which is not a file"))
+        raise InceptionWeightsError(_weights_message(
+            f"FID Inception weights not found: {how} names {where}, which is not a file"))
     return where
 
 
@@ -210,9 +213,10 @@ def verify_weights(path: str | os.PathLike, expected_prefix: str = WEIGHTS_SHA25
     for prefix, origin in ((expected_prefix, "the FID Inception weights"),
                            (match.group(1) if match else None, "its file name")):
         if prefix and not digest.startswith(prefix):
-            raise InceptionWeightsError(_missing_message(
-                f"{path} has SHA-256 {digest[:16]}..., but {origin} require(s) a SHA-256 "
-                f"starting with {prefix}: the file is corrupt, truncated or another network"))
+            raise InceptionWeightsError(_weights_message(
+                f"FID Inception weights refused: {path} has SHA-256 {digest[:16]}..., but "
+                f"{origin} require(s) a SHA-256 starting with {prefix}: the file is corrupt, "
+                f"truncated or another network"))
     return digest
 
 
