@@ -31,19 +31,8 @@ METRICS = ["fid", "kid", "is", "ms-ssim"]
 
 
 @pytest.fixture(autouse=True)
-def _metrics_plugin_and_one_thread(monkeypatch):
-    """Load artgan.plugins.metrics even before registry.toml lists it; use one thread
-    (tiny tensor ops are much slower with two threads on a busy machine)."""
-    original = plugin_host.read_catalogue
-
-    def catalogue():
-        cat = original()
-        if not any(s.get("module") == "artgan.plugins.metrics" for s in cat["builtin"].values()):
-            cat["builtin"]["metrics"] = {"module": "artgan.plugins.metrics", "metrics": METRICS}
-        return cat
-
-    monkeypatch.setattr(plugin_host, "read_catalogue", catalogue)
-    plugin_host.reset()
+def _one_thread():
+    """Tiny tensor ops are much slower with two threads on a busy machine."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -24,6 +24,11 @@ def describe_run(config) -> str:
         f"  optimiser {o.name} lr_g={o.lr_g:g} lr_d={o.lr_d:g} betas={tuple(o.betas)} ({o.source})",
         f"  device {config.device}, precision {config.precision}, seed {config.seed}",
     ]
+    if config.metrics:
+        names = ", ".join(f"{m.name} {m.options}" if m.options else m.name
+                          for m in config.metrics)
+        lines.append(f"  metrics {names}: every {config.eval_every} steps, "
+                     f"{config.eval_images} images; best.pt by {config.metrics[0].name}")
     lines += [f"  [cyan]note[/] {note}" for note in config.notes]
     return "\n".join(lines)
 
@@ -50,6 +55,7 @@ class RichProgress(TrainerCallbacks):
             TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"),
             TimeRemainingColumn(), console=console)
         self.task = None
+        self.latest_metrics = ""
 
     def __enter__(self):
         self.progress.__enter__()
@@ -71,7 +77,17 @@ class RichProgress(TrainerCallbacks):
         stats = "  ".join(f"{k}={v:.3f}" for k, v in record.items()
                           if k.endswith("/loss"))
         self.progress.update(self.task, completed=record["step"], epoch=self._epoch(record["epoch"]),
-                             stats=f"{stats}  {record['images_per_s']:.0f} img/s")
+                             stats=f"{stats}  {record['images_per_s']:.0f} img/s"
+                                   f"{self.latest_metrics}")
+
+    def on_eval(self, record) -> None:
+        values = {k: v for k, v in record.items()
+                  if k not in ("step", "epoch", "seconds", "is_best", "details")}
+        text = "  ".join(f"{k}={v:.4g}" for k, v in values.items())
+        self.latest_metrics = f"  [{text}]"
+        best = "  [green](best so far: checkpoints/best.pt)[/]" if record["is_best"] else ""
+        self.progress.console.print(f"step {record['step']}: {text} "
+                                    f"({record['seconds']:.0f} s){best}")
 
     def on_epoch_end(self, epoch: int, grid) -> None:
         self.progress.console.print(f"epoch {epoch}/{self.epochs}: samples in {grid}")

@@ -14,7 +14,7 @@ from ..core.config import ConfigError
 
 # Options that may be given together with --resume (they extend or relocate a run).
 _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_run",
-                   "log_every", "checkpoint_every"}
+                   "log_every", "checkpoint_every", "eval_every"}
 
 
 @click.command("run")
@@ -54,6 +54,16 @@ _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_
 @click.option("--recipe", default="auto", show_default=True,
               help="Defaults for a situation: quickstart (demo art, 32 px, half-width nets, "
                    "used when --data is omitted) or none. Explicit flags always win.")
+@click.option("--metric", "metrics", multiple=True, metavar="NAME",
+              help="Evaluate during training (repeatable): fid, kid, is, ms-ssim. Writes "
+                   "metrics.jsonl; the first metric picks checkpoints/best.pt.")
+@click.option("--eval-every", type=click.IntRange(1), default=500, show_default=True,
+              help="Steps between evaluations (one more runs at the end).")
+@click.option("--eval-images", type=click.IntRange(2), default=1000, show_default=True,
+              help="Generated images per evaluation (papers use 10000-50000 for FID).")
+@click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
+              help="FID Inception weights file for fid/kid/is (else $ARTGAN_INCEPTION_WEIGHTS "
+                   "or torch hub's cache). Never downloaded.")
 @click.option("--log-every", type=click.IntRange(1), default=10, show_default=True,
               help="Steps between stats lines.")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=500, show_default=True,
@@ -77,7 +87,7 @@ def run_command(ctx: click.Context, **kw) -> None:
         config, run_dir, ckpt = _resume_config(ctx, kw)
     else:
         try:
-            overrides = parse_overrides(kw["overrides"])
+            overrides = parse_overrides(kw["overrides"], extra_groups=kw["metrics"])
         except OptionError as exc:
             raise click.BadParameter(str(exc), param_hint="-o") from None
         config = _resolve(resolve_config, registry, kw, overrides, plugin_versions())
@@ -97,12 +107,14 @@ def _resolve(resolve_config, registry, kw, overrides, versions):
                   lr=kw["lr"], lr_g=kw["lr_g"], lr_d=kw["lr_d"], device=kw["device"],
                   precision=kw["precision"], seed=kw["seed"], overrides=overrides,
                   log_every=kw["log_every"], checkpoint_every=kw["checkpoint_every"],
-                  plugin_versions=versions, recipe=kw["recipe"])
+                  plugin_versions=versions, recipe=kw["recipe"], metrics=kw["metrics"],
+                  eval_every=kw["eval_every"], eval_images=kw["eval_images"])
     try:
+        _add_inception_weights(registry, kw["metrics"], kw["inception_weights"], overrides)
         config = resolve_config(registry, **params)
     except UnknownComponentError as exc:
         flag = {"generator": "--gen", "discriminator": "--disc", "loss": "--loss",
-                "data": "--data"}.get(str(exc).split()[1], None)
+                "data": "--data", "metric": "--metric"}.get(str(exc).split()[1], None)
         raise click.BadParameter(str(exc), param_hint=flag) from None
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint=exc.param) from None
@@ -111,6 +123,16 @@ def _resolve(resolve_config, registry, kw, overrides, versions):
         raise click.BadParameter(f"{out} already holds a run; continue it with "
                                  f"--resume {out}, or choose another --out", param_hint="--out")
     return config.replace(out=str(out))
+
+
+def _add_inception_weights(registry, metrics, path, overrides) -> None:
+    """``--inception-weights PATH`` sets the option of every chosen metric that has it."""
+    import dataclasses
+
+    for name in metrics if path else ():
+        fields = dataclasses.fields(registry.get("metric", name).options)
+        if any(f.name == "inception_weights" for f in fields):
+            overrides[name].setdefault("inception_weights", path)
 
 
 def _default_run_dir(config) -> str:
@@ -131,7 +153,7 @@ def _resume_config(ctx: click.Context, kw):
     path = resolve_checkpoint_path(kw["resume"])
     ckpt = load_checkpoint(path)
     config = RunConfig.from_dict(ckpt["config"])
-    updates = {k: kw[k] for k in ("epochs", "max_steps", "device", "precision")
+    updates = {k: kw[k] for k in ("epochs", "max_steps", "device", "precision", "eval_every")
                if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
     run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     config = config.replace(out=str(run_dir), **updates)
@@ -140,16 +162,18 @@ def _resume_config(ctx: click.Context, kw):
 
 def _train(config, registry, run_dir: Path, ckpt) -> None:
     from ..core.device import resolve_device, resolve_precision
-    from ..core.session import build_data, build_trainer, write_config
+    from ..core.session import build_data, build_metrics, build_trainer, write_config
     from ..core.trainer import TrainingInterrupted
     from .progress import RichProgress, console, describe_data, describe_run
 
     resolve_precision(config.precision, resolve_device(config.device))  # fail before loading data
     console.print(describe_run(config))
+    metrics = build_metrics(config, registry)  # missing weights fail before the data loads
     data = build_data(config, registry)
     console.print(describe_data(data))
     progress = RichProgress()
-    trainer = build_trainer(config, registry, run_dir=run_dir, data=data, callbacks=progress)
+    trainer = build_trainer(config, registry, run_dir=run_dir, data=data, callbacks=progress,
+                            metrics=metrics)
     if ckpt is not None:
         trainer.load_state_dict(ckpt)
         console.print(f"Resuming {run_dir} at step {trainer.step} (epoch {trainer.epoch + 1}).")

@@ -73,6 +73,10 @@ class RunConfig:
     checkpoint_every: int = 500
     plugin_versions: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # decisions made for the user, e.g. a norm a loss required
+    metrics: tuple[Choice, ...] = ()  # evaluated during training; the first ranks best.pt
+    eval_every: int = 500  # steps between evaluations (and one at the end)
+    eval_images: int = 1000  # generated images per evaluation
+    eval_real: int | None = None  # reference images (the first N of the data; None: all)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -88,6 +92,7 @@ class RunConfig:
         opt["betas"] = tuple(opt["betas"])
         d["optimizer"] = OptimizerConfig(**opt)
         d["notes"] = tuple(d.get("notes", ()))
+        d["metrics"] = tuple(Choice(**m) for m in d.get("metrics", ()))
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -131,7 +136,9 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                    out: str = "", overrides: dict[str, dict[str, Any]] | None = None,
                    log_every: int = 10, checkpoint_every: int = 500,
                    plugin_versions: dict[str, str] | None = None,
-                   recipe: str = "auto") -> RunConfig:
+                   recipe: str = "auto", metrics: tuple[str, ...] | list[str] = (),
+                   eval_every: int = 500, eval_images: int = 1000,
+                   eval_real: int | None = None) -> RunConfig:
     """Check every choice and fill every default; raise :class:`ConfigError` naming flags.
 
     ``None`` for ``data``, ``resolution`` or ``epochs`` means "not chosen": the recipe,
@@ -177,12 +184,34 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
     recommended = getattr(loss_obj, "optimizer", None)
     n_critic = int(getattr(loss_obj, "n_critic", 1))
     optimizer = optimizer_config(recommended, loss_choice.name, lr, lr_g, lr_d)
+    metric_choices = _metrics(registry, metrics, overrides)
     return RunConfig(gen=gen_choice, disc=disc_choice, loss=loss_choice, data=data_choice,
                      resolution=int(resolution), channels=channels, batch_size=batch_size,
                      epochs=int(epochs), max_steps=max_steps, n_critic=n_critic,
                      optimizer=optimizer, device=device, precision=precision, seed=seed,
                      out=out, log_every=log_every, checkpoint_every=checkpoint_every,
-                     plugin_versions=dict(plugin_versions or {}), notes=tuple(notes))
+                     plugin_versions=dict(plugin_versions or {}), notes=tuple(notes),
+                     metrics=metric_choices, eval_every=eval_every, eval_images=eval_images,
+                     eval_real=eval_real)
+
+
+def _metrics(registry: Registry, names, overrides: dict[str, dict[str, Any]]) -> tuple[Choice, ...]:
+    """The ``--metric`` choices with their options (``-o NAME.KEY=VALUE``), in order."""
+    choices = []
+    for name in dict.fromkeys(names):
+        entry = registry.get("metric", name)
+        values = {**overrides.get(name, {}), **overrides.get(entry.name, {})}
+        choices.append(_component(registry, "metric", entry.name, values, "--metric")[0])
+    chosen = {c.name for c in choices} | set(names)
+    stray = sorted(g for g, v in overrides.items()
+                   if v and g not in ("gen", "disc", "loss", "data") and g not in chosen)
+    if stray:
+        raise ConfigError(f"-o {stray[0]}.*: {stray[0]!r} is not a chosen metric; add "
+                          f"--metric {stray[0]} or use the groups gen, disc, loss, data", "-o")
+    if len({c.name for c in choices}) != len(choices):
+        raise ConfigError("the same metric was chosen twice (an alias and its name)",
+                          "--metric")
+    return tuple(choices)
 
 
 def _has_option(registry: Registry, group: str, name: str, option_name: str) -> bool:

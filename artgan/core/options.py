@@ -134,18 +134,21 @@ def as_dict(options: Any) -> dict[str, Any]:
 GROUPS = ("gen", "disc", "loss", "data")
 
 
-def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, dict[str, str]]:
+def parse_overrides(pairs: list[str] | tuple[str, ...],
+                    extra_groups: tuple[str, ...] | list[str] = ()) -> dict[str, dict[str, str]]:
     """Parse ``["gen.ngf=32", "loss.gp_weight=5"]`` into ``{"gen": {"ngf": "32"}, ...}``.
 
+    ``extra_groups`` are accepted too (the chosen metrics: ``-o kid.subset_size=500``).
     Values stay strings here; :func:`build_options` converts them to the declared types.
     """
-    out: dict[str, dict[str, str]] = {g: {} for g in GROUPS}
+    out: dict[str, dict[str, str]] = {g: {} for g in (*GROUPS, *extra_groups)}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         group, dot, name = key.strip().partition(".")
         if not sep or not dot or not name:
             raise OptionError(f"-o expects GROUP.KEY=VALUE (for example gen.ngf=32); got {pair!r}")
         if group not in out:
-            raise OptionError(f"-o {pair!r}: unknown group {group!r}; groups are {', '.join(GROUPS)}")
+            raise OptionError(f"-o {pair!r}: unknown group {group!r}; groups are "
+                              f"{', '.join(out)}")
         out[group][name.strip().replace("-", "_")] = value.strip()
     return out

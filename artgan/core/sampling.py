@@ -41,7 +41,7 @@ def class_labels(G: Generator, class_names: list[str], wanted: str | None,
         raise ClassError("--class needs a conditional model (for example --gen cgan); "
                          "this checkpoint's generator is unconditional")
     names = class_names or [str(i) for i in range(G.num_classes)]
-    if wanted == "all":
+    if wanted.lower() == "all":
         return torch.arange(len(names)).repeat_interleave(count), count
     lowered = [n.lower() for n in names]
     if wanted.lower() not in lowered:

@@ -9,6 +9,8 @@ from typing import Any
 from .config import ConfigError, RunConfig
 from .data import DataSource
 from .device import resolve_device, resolve_precision, seed_everything
+from .evaluation import PeriodicEvaluation
+from .metric import Metric
 from .registry import Registry
 from .trainer import Trainer, TrainerCallbacks
 
@@ -19,6 +21,24 @@ def build_data(config: RunConfig, registry: Registry) -> DataSource:
     return registry.build("data", choice.name, choice.options, choice.argument,
                           resolution=config.resolution, channels=config.channels,
                           seed=config.seed)
+
+
+def build_metrics(config: RunConfig, registry: Registry) -> dict[str, Metric]:
+    """The ``--metric`` objects, in order. Metrics that need weights find and check them
+    when built, so a missing file fails here, before any data is loaded."""
+    return {choice.name: registry.build("metric", choice.name, choice.options)
+            for choice in config.metrics}
+
+
+def build_evaluation(config: RunConfig, metrics: dict[str, Metric],
+                     data: DataSource) -> PeriodicEvaluation | None:
+    """Periodic evaluation against the training data, or None without metrics."""
+    if not metrics:
+        return None
+    return PeriodicEvaluation(metrics, every=config.eval_every, images=config.eval_images,
+                              data=data, data_spec=config.data.spec,
+                              data_options=config.data.options, real_images=config.eval_real,
+                              seed=config.seed)
 
 
 def build_networks(config: RunConfig, registry: Registry, num_classes: int):
@@ -47,14 +67,17 @@ def check_conditioning(G, D, config: RunConfig) -> None:
 
 def build_trainer(config: RunConfig, registry: Registry, *, run_dir: str | Path,
                   data: DataSource | None = None, networks: tuple | None = None,
-                  loss: Any = None, callbacks: TrainerCallbacks | None = None) -> Trainer:
+                  loss: Any = None, callbacks: TrainerCallbacks | None = None,
+                  metrics: dict[str, Metric] | None = None) -> Trainer:
     """Seed, pick the device, build every component and return the trainer.
 
-    ``data``, ``networks`` (G, D) and ``loss`` may be given as ready objects; the rest
-    is built from the config's names.
+    ``data``, ``networks`` (G, D), ``loss`` and ``metrics`` may be given as ready
+    objects; the rest is built from the config's names.
     """
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
+    if metrics is None:
+        metrics = build_metrics(config, registry)
     seed_everything(config.seed)
     data = data if data is not None else build_data(config, registry)
     G, D = networks if networks is not None else build_networks(config, registry,
@@ -63,8 +86,11 @@ def build_trainer(config: RunConfig, registry: Registry, *, run_dir: str | Path,
     if loss is None:
         loss = registry.build("loss", config.loss.name, config.loss.options)
     check_loss_requirements(loss, D, config)
+    evaluation = build_evaluation(config, metrics, data)
+    if evaluation is not None:
+        evaluation.prepare(device)
     return Trainer(G, D, loss, data, config, run_dir=run_dir, device=device,
-                   precision=precision, callbacks=callbacks)
+                   precision=precision, callbacks=callbacks, evaluation=evaluation)
 
 
 def check_loss_requirements(loss, D, config: RunConfig) -> None:

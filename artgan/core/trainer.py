@@ -21,6 +21,7 @@ from .checkpoint import FORMAT_VERSION, save_atomic
 from .config import RunConfig
 from .data import DataSource
 from .device import Precision
+from .evaluation import PeriodicEvaluation
 from .images import save_grid
 from .loss import Loss
 from .networks import Discriminator, Generator
@@ -48,6 +49,7 @@ class TrainerCallbacks:
     def on_log(self, record: dict[str, Any]) -> None: ...
     def on_epoch_end(self, epoch: int, grid: Path) -> None: ...
     def on_checkpoint(self, path: Path) -> None: ...
+    def on_eval(self, record: dict[str, Any]) -> None: ...
 
 
 def build_optimizer(params, name: str, lr: float, betas: tuple[float, float],
@@ -66,11 +68,14 @@ class Trainer:
 
     def __init__(self, G: Generator, D: Discriminator, loss: Loss, data: DataSource,
                  config: RunConfig, *, run_dir: str | Path, device: torch.device,
-                 precision: Precision, callbacks: TrainerCallbacks | None = None):
+                 precision: Precision, callbacks: TrainerCallbacks | None = None,
+                 evaluation: PeriodicEvaluation | None = None):
         self.G, self.D, self.loss, self.data, self.config = G.to(device), D.to(device), loss, \
             data, config
         self.run_dir, self.device, self.precision = Path(run_dir), device, precision
         self.callbacks = callbacks or TrainerCallbacks()
+        self.evaluation = evaluation
+        self._evaluated_step = -1
         opt = config.optimizer
         self.opt_g = build_optimizer(G.parameters(), opt.name, opt.lr_g, opt.betas, opt.weight_decay)
         self.opt_d = build_optimizer(D.parameters(), opt.name, opt.lr_d, opt.betas, opt.weight_decay)
@@ -114,6 +119,8 @@ class Trainer:
         if self._stop_signal is not None:
             path = self.save_checkpoint()
             raise TrainingInterrupted(self._stop_signal, self.step, path)
+        if self.evaluation is not None and self._evaluated_step != self.step:
+            self.evaluate()  # the final score
         self._write_grid(self.run_dir / "samples" / "final.png")
         self.save_checkpoint()
 
@@ -125,6 +132,8 @@ class Trainer:
             self.step += 1
             if self.step % self.config.log_every == 0:
                 self._log()
+            if self.evaluation is not None and self.step % self.evaluation.every == 0:
+                self.evaluate()
             if self.step % self.config.checkpoint_every == 0:
                 self.save_checkpoint()
             if self.step >= self.total_steps or self._stop_signal is not None:
@@ -214,6 +223,19 @@ class Trainer:
         self.callbacks.on_log(record)
         return record
 
+    # -- metrics ------------------------------------------------------------------------
+    def evaluate(self) -> dict[str, Any]:
+        """Score the generator now: a line in metrics.jsonl, best.pt if it improved."""
+        record = self.evaluation.run(step=self.step, epoch=self.epoch, generate=self.generate,
+                                     z_dim=self.G.z_dim, num_classes=self.G.num_classes,
+                                     device=self.device, batch=self.config.batch_size)
+        self._evaluated_step = self.step
+        PeriodicEvaluation.write(record, self.run_dir)
+        if record["is_best"]:
+            save_atomic(self.state_dict(), self.run_dir / "checkpoints" / "best.pt")
+        self.callbacks.on_eval(record)
+        return record
+
     # -- samples and checkpoints ----------------------------------------------------------
     @torch.no_grad()
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -248,7 +270,8 @@ class Trainer:
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
                 "num_classes": self.G.num_classes, "class_names": list(self.data.class_names),
-                "rng": rng}
+                "rng": rng,
+                "best_metric": self.evaluation.best if self.evaluation is not None else None}
 
     def load_state_dict(self, ckpt: dict[str, Any]) -> None:
         """Restore everything :meth:`state_dict` saved; training continues exactly."""
@@ -260,6 +283,8 @@ class Trainer:
             self.scaler_g.load_state_dict(ckpt["scaler_g"])
             self.scaler_d.load_state_dict(ckpt["scaler_d"])
         self.step = int(ckpt["step"])
+        if self.evaluation is not None and ckpt.get("best_metric"):
+            self.evaluation.best = dict(ckpt["best_metric"])
         self._last_log = (time.perf_counter(), self.step)
         torch.set_rng_state(ckpt["rng"]["torch"])
         if self.device.type == "cuda" and "cuda" in ckpt["rng"]:

@@ -1,0 +1,141 @@
+"""Metrics during training: metrics.jsonl, best.pt by the first metric, resume, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from artgan.core.checkpoint import load_checkpoint
+from artgan.core.config import resolve_config
+from artgan.core.evaluation import PeriodicEvaluation
+from artgan.core.metric import Metric
+from artgan.core.session import build_trainer
+from artgan.metrics import inception as inc
+from artgan.plugin_host import get_registry
+
+from .helpers import TINY, artgan
+
+
+def read_metrics(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+class Scripted(Metric):
+    """A metric that returns the next value of a script, whatever the images."""
+
+    key = "score"
+    requires_real = False
+
+    def __init__(self, values, higher_is_better=False):
+        self.values, self.higher_is_better, self.seen = list(values), higher_is_better, []
+
+    def compute(self, fake, real, device, **kwargs):
+        images = torch.cat(list(fake))
+        self.seen.append(images)
+        return {"score": self.values.pop(0), "num_fake": len(images)}
+
+
+def tiny_trainer(tmp_path, metric, max_steps, every=2):
+    config = resolve_config(get_registry(), data="demo", resolution=16, batch_size=16,
+                            max_steps=max_steps, device="cpu", log_every=2,
+                            out=str(tmp_path), eval_every=every, eval_images=8,
+                            overrides={"gen": {"ngf": "8", "z_dim": "16"}, "disc": {"ndf": "8"},
+                                       "data": {"size": "64"}})
+    return build_trainer(config, get_registry(), run_dir=tmp_path, metrics={"scripted": metric})
+
+
+def test_cli_run_with_ms_ssim_writes_metrics_and_best_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    result = artgan("run", *TINY, "--max-steps", "10", "--metric", "ms-ssim", "--eval-every",
+                    "4", "--eval-images", "24", "-o", "ms-ssim.num_pairs=40", "--out", run)
+    assert "ms-ssim=" in result.output and "best.pt" in result.output
+    records = read_metrics(run)
+    assert [r["step"] for r in records] == [4, 8, 10]  # every 4 steps and at the end
+    for r in records:
+        details = r["details"]["ms-ssim"]
+        assert 0 <= r["ms-ssim"] <= 1 and details["num_fake"] == 24
+        assert details["ms_ssim_pairs"] == 40 and "ms_ssim_real" in details
+    best = min(records, key=lambda r: r["ms-ssim"])
+    assert [r["is_best"] for r in records] == \
+        [r["ms-ssim"] == min(x["ms-ssim"] for x in records[:i + 1]) for i, r in enumerate(records)]
+    saved = load_checkpoint(run / "checkpoints" / "best.pt")
+    assert saved["step"] == best["step"]
+    assert saved["best_metric"] == {"metric": "ms-ssim", "key": "ms_ssim",
+                                    "value": best["ms-ssim"], "step": best["step"]}
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["best_metric"] == saved["best_metric"]
+    config = json.loads((run / "config.json").read_text())
+    assert config["metrics"] == [{"name": "ms-ssim", "argument": None, "options": {
+        "num_pairs": 40, "seed": 0, "with_real": True}}]
+    # the best checkpoint is an ordinary checkpoint: sample and eval accept it
+    artgan("sample", "--ckpt", run / "checkpoints" / "best.pt", "-n", "4", "--out", run / "s")
+    assert len(list((run / "s").glob("*.png"))) >= 4
+
+
+@pytest.mark.parametrize("higher, values, best_step", [(False, [5.0, 3.0, 4.0, math.nan], 4),
+                                                       (True, [5.0, 3.0, 6.0, 1.0], 6)])
+def test_best_checkpoint_follows_the_metric_direction_and_ignores_nan(tmp_path, higher, values,
+                                                                      best_step):
+    metric = Scripted(values, higher_is_better=higher)
+    trainer = tiny_trainer(tmp_path, metric, max_steps=8)
+    trainer.fit()
+    records = read_metrics(tmp_path)
+    assert [r["step"] for r in records] == [2, 4, 6, 8]
+    assert load_checkpoint(tmp_path / "checkpoints" / "best.pt")["step"] == best_step
+    assert trainer.evaluation.best["step"] == best_step
+    # the same latents every time, so values at different steps are comparable
+    assert metric.seen[0].shape == (8, 3, 16, 16)
+    torch.manual_seed(0)  # whatever the global RNG state
+    again = torch.cat(list(trainer.evaluation._generated(trainer.generate, 16, 0, 4)))
+    assert torch.allclose(again, metric.seen[-1], atol=1e-6)
+
+
+def test_resume_remembers_the_best_value(tmp_path):
+    first = tiny_trainer(tmp_path, Scripted([3.0, 2.0]), max_steps=4)
+    first.fit()
+    assert first.evaluation.best["value"] == 2.0
+    # resumed: 2.5 at step 6 is worse than the remembered 2.0, 1.5 at step 8 is better
+    second = tiny_trainer(tmp_path, Scripted([2.5, 1.5]), max_steps=8)
+    second.load_state_dict(load_checkpoint(tmp_path / "checkpoints" / "last.pt"))
+    assert second.evaluation.best == first.evaluation.best
+    second.fit()
+    records = read_metrics(tmp_path)
+    assert [(r["step"], r["is_best"]) for r in records] == \
+        [(2, True), (4, True), (6, False), (8, True)]
+
+
+def test_periodic_evaluation_prefers_lower_or_higher():
+    lower = PeriodicEvaluation({"m": Scripted([])}, every=1, images=2, data=None,
+                               data_spec="demo")
+    assert [lower._update_best(v, s) for s, v in enumerate([2, 3, 1, 1])] == \
+        [True, False, True, False]
+    higher = PeriodicEvaluation({"m": Scripted([], higher_is_better=True)}, every=1, images=2,
+                                data=None, data_spec="demo")
+    assert [higher._update_best(v, s) for s, v in enumerate([2, 3, 1, math.inf])] == \
+        [True, True, False, False]
+
+
+def test_fid_without_weights_fails_before_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.delenv(inc.ENV_VAR, raising=False)
+    run = tmp_path / "run"
+    result = artgan("run", *TINY, "--max-steps", "2", "--metric", "fid", "--out", run, expect=2)
+    assert inc.WEIGHTS_FILENAME in result.output and "6726825d" in result.output
+    assert "--inception-weights" in result.output
+    assert not (run / "checkpoints").exists()
+    missing = tmp_path / "nope.pth"
+    result = artgan("run", *TINY, "--metric", "kid", "--metric", "ms-ssim",
+                    "--inception-weights", missing, "--out", run, expect=2)
+    assert str(missing) in result.output
+
+
+def test_metric_options_need_the_metric_and_valid_keys(tmp_path):
+    result = artgan("run", *TINY, "-o", "kid.subsets=3", "--dry-run", expect=2)
+    assert "unknown group 'kid'" in result.output
+    result = artgan("run", *TINY, "--metric", "ms-ssim", "-o", "ms-ssim.pairs=3", "--dry-run",
+                    expect=2)
+    assert "num_pairs" in result.output  # the valid keys are listed
+    result = artgan("run", *TINY, "--metric", "ms-sim", "--dry-run", expect=2)
+    assert "ms-ssim" in result.output  # close match suggested
