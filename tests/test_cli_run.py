@@ -87,6 +87,18 @@ def test_dry_run_prints_config_and_trains_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
+    (["--gen", "cgan", "--data", "demo:waves"], "needs labelled data"),
+    (["--gen", "dcgan", "--disc", "cgan"], "use a conditional generator (--gen cgan)"),
+    (["--gen", "cgan", "--disc", "dcgan"], "use a conditional discriminator (--disc cgan)"),
+    (["--loss", "wgan-gp", "-o", "disc.norm=batch"], "-o disc.norm=layer"),
+])
+def test_dry_run_refuses_what_a_run_would_refuse(tmp_path, args, message):
+    result = artgan("run", "--dry-run", *args, "--out", tmp_path / "x", expect=2)
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("args,message", [
     (["--gen", "dcgann"], "Did you mean: dcgan"),
     (["-o", "gen.depth=3"], "unknown option depth for --gen dcgan; valid options: ngf, z_dim"),
     (["-o", "gen.ngf=wide"], "expects a int"),

@@ -250,9 +250,10 @@ def test_sample_one_class_by_name(cgan_run, tmp_path):
         (tmp_path / "m" / "sample-0000.png").read_bytes()
 
 
-def test_sample_all_classes_writes_a_row_per_class(cgan_run, tmp_path):
+@pytest.mark.parametrize("word", ["all", "ALL"])
+def test_sample_all_classes_writes_a_row_per_class(cgan_run, tmp_path, word):
     out = tmp_path / "all"
-    artgan("sample", "--ckpt", cgan_run, "--class", "all", "-n", "2", "--out", out,
+    artgan("sample", "--ckpt", cgan_run, "--class", word, "-n", "2", "--out", out,
            "--device", "cpu")
     assert _pngs(out) == [f"sample-{i:04d}.png" for i in range(2 * 5)]
     with Image.open(out / "grid.png") as grid:  # 2 columns x 5 rows of 16 px, 2 px padding

@@ -21,7 +21,8 @@ def describe_run(config) -> str:
         f"  data {config.data.spec} {config.data.options}",
         f"  {config.resolution}px x{config.channels}, batch {config.batch_size}, "
         f"{config.epochs} epochs" + (f", max {config.max_steps} steps" if config.max_steps else ""),
-        f"  optimiser {o.name} lr_g={o.lr_g:g} lr_d={o.lr_d:g} betas={tuple(o.betas)} ({o.source})",
+        f"  optimiser {o.name} lr_g={o.lr_g:g} lr_d={o.lr_d:g}"
+        + (f" betas={tuple(o.betas)}" if o.name == "adam" else "") + f" ({o.source})",
         f"  device {config.device}, precision {config.precision}, seed {config.seed}",
     ]
     if config.metrics:

@@ -93,9 +93,20 @@ def run_command(ctx: click.Context, **kw) -> None:
         config = _resolve(resolve_config, registry, kw, overrides, plugin_versions())
         run_dir, ckpt = Path(config.out), None
     if kw["dry_run"]:
+        _check(config, registry)
         click.echo(json.dumps(config.to_dict(), indent=2))
         return
     _train(config, registry, run_dir, ckpt)
+
+
+def _check(config, registry) -> None:
+    """Build everything a run needs without training, so that --dry-run refuses what a
+    real run would (a conditional model on unlabelled data, BatchNorm under wgan-gp)."""
+    from ..core.session import build_data, build_metrics, build_trainer
+
+    build_metrics(config, registry)
+    data = build_data(config, registry)
+    build_trainer(config, registry, run_dir=config.out, data=data, metrics={})
 
 
 def _resolve(resolve_config, registry, kw, overrides, versions):
