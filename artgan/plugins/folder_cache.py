@@ -85,7 +85,9 @@ class FolderCache:
         if not self.path.is_file():
             return None
         try:
-            entry = torch.load(self.path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch's complaints about a foreign file
+                warnings.simplefilter("ignore")
+                entry = torch.load(self.path, map_location="cpu", weights_only=True)
             return self._check(entry)
         except Exception:  # truncated, corrupt, foreign or from another format: rebuild
             return None
