@@ -99,35 +99,6 @@ def _decode_files(paths: list[str], args: tuple, workers: int) -> list:
             return list(pool.map(one, paths))
 
 
-def _merge_cache(cached: CachedImages, fresh: dict[str, tuple], stamps: dict[str, tuple],
-                 channels: int, resolution: int) -> CachedImages | None:
-    """The new cache content, or None if it would not change.
-
-    Keeps old entries whose file is still there with the same (size, mtime) (including
-    files this run did not use, e.g. another ``labels`` or ``min_side`` setting), adds the
-    freshly decoded ones and drops the rest (deleted or changed files).
-    """
-    old = {rel: row for row, rel in enumerate(cached.files)
-           if rel not in fresh and cached.row(rel, stamps.get(rel, (-1, -1))) is not None}
-    if not fresh and len(old) == len(cached.files):
-        return None
-    names = sorted([*old, *fresh])
-    images = torch.empty((len(names), channels, resolution, resolution), dtype=torch.uint8)
-    stamp_rows, dim_rows = [], []
-    for k, rel in enumerate(names):
-        if rel in fresh:
-            stamp, dims, array = fresh[rel]
-            images[k] = torch.from_numpy(array)
-        else:
-            row = old[rel]
-            stamp, dims = cached.stamps[row].tolist(), cached.dims[row].tolist()
-            images[k] = cached.images[row]
-        stamp_rows.append(list(stamp))
-        dim_rows.append(list(dims))
-    as_tensor = lambda rows: torch.tensor(rows, dtype=torch.int64).reshape(-1, 2)
-    return CachedImages(names, as_tensor(stamp_rows), as_tensor(dim_rows), images)
-
-
 def _decode_all(root: str, files: list[str], usable: list[int], resolution: int, channels: int,
                 options: FolderOptions, report: SkipReport) -> tuple[torch.Tensor, list[int], dict]:
     """Load ``files[usable]`` in order; return (uint8 tensor, kept indices, counts).
@@ -174,7 +145,7 @@ def _decode_all(root: str, files: list[str], usable: list[int], resolution: int,
     images = _assemble(kept, outcome, cached, channels, resolution)
     if cache is not None:
         valid = {rel: s for rel, s in stamps.items() if not isinstance(s, str)}
-        update = _merge_cache(cached, fresh, valid, channels, resolution)
+        update = cached.merged(fresh, valid)
         if update is not None:
             cache.save(update)
     return images, kept, {"cached": len(kept) - len(fresh), "decoded": len(fresh)}

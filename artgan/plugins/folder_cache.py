@@ -60,12 +60,45 @@ class CachedImages:
             return None
         return i
 
+    def merged(self, fresh: dict[str, tuple], stamps: dict[str, tuple[int, int]]
+               ) -> "CachedImages | None":
+        """The new cache content, or None if it would not change.
+
+        ``fresh`` maps newly decoded files to ((size, mtime_ns), (width, height), pixels);
+        ``stamps`` holds the current (size, mtime_ns) of every file in the folder. Keeps
+        old entries whose file is still there unchanged (including files this run did not
+        use, e.g. under another ``labels`` or ``min_side`` setting), adds the fresh ones
+        and drops the rest (deleted or changed files).
+        """
+        old = {rel: row for row, rel in enumerate(self.files)
+               if rel not in fresh and self.row(rel, stamps.get(rel, (-1, -1))) is not None}
+        if not fresh and len(old) == len(self.files):
+            return None
+        names = sorted([*old, *fresh])
+        images = torch.empty((len(names), *self.images.shape[1:]), dtype=torch.uint8)
+        stamp_rows, dim_rows = [], []
+        for k, rel in enumerate(names):
+            if rel in fresh:
+                stamp, dims, pixels = fresh[rel]
+                images[k] = torch.from_numpy(pixels)
+            else:
+                row = old[rel]
+                stamp, dims = self.stamps[row].tolist(), self.dims[row].tolist()
+                images[k] = self.images[row]
+            stamp_rows.append(list(stamp))
+            dim_rows.append(list(dims))
+        return CachedImages(names, _pairs(stamp_rows), _pairs(dim_rows), images)
+
     @classmethod
     def empty(cls, channels: int, resolution: int) -> "CachedImages":
         """A cache with no entries."""
         return cls([], torch.zeros((0, 2), dtype=torch.int64),
                    torch.zeros((0, 2), dtype=torch.int64),
                    torch.zeros((0, channels, resolution, resolution), dtype=torch.uint8))
+
+
+def _pairs(rows: list[list[int]]) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.int64).reshape(-1, 2)
 
 
 class FolderCache:
