@@ -63,38 +63,52 @@ def epoch_seconds(data, batch_size: int, epoch: int) -> float:
 
 
 def build(folder: Path, cache_dir: Path, resolution: int, **options):
-    """Build the folder data source with its disk cache in ``cache_dir``; (data, seconds)."""
+    """Build the folder data source with its disk cache in ``cache_dir``.
+
+    Returns (data, wall seconds, CPU seconds of this process, all threads).
+    """
     from artgan.plugins.data import FolderOptions
     from artgan.plugins.folder import FolderDataSource
 
     os.environ["ARTGAN_CACHE_DIR"] = str(cache_dir)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     data = FolderDataSource(str(folder), resolution=resolution, channels=3,
                             options=FolderOptions(**options))
-    return data, time.perf_counter() - start
+    return data, time.perf_counter() - start, time.process_time() - cpu
 
 
 def measure_folder(folder: Path, tmp: Path, args, workers_all: int) -> list[dict]:
-    """Cold/warm/later-epoch rates for every (draft, workers) setting on one folder."""
-    rows = []
-    for draft in (True, False):
-        for workers in (1, workers_all):
-            cold_best = None
-            for r in range(args.rounds):  # each round starts with an empty disk cache
-                cache_dir = tmp / f"cache-{folder.name}-{draft}-{workers}-{r}"
-                data, seconds = build(folder, cache_dir, args.resolution, draft=draft,
-                                      workers=workers)
-                cold = seconds + epoch_seconds(data, args.batch_size, 0)
-                cold_best = cold if cold_best is None else min(cold_best, cold)
-            later = min(epoch_seconds(data, args.batch_size, e) for e in range(1, args.epochs + 1))
-            warm = min(build(folder, cache_dir, args.resolution, draft=draft, workers=workers)[1]
-                       for _ in range(args.rounds))
+    """Cold/warm/later-epoch rates for every (draft, workers) setting on one folder.
+
+    Settings take turns within each round (so a change in machine load hits them all
+    alike) and the best round of each is kept; every cold build starts with an empty
+    disk cache.
+    """
+    settings = [(draft, workers) for draft in (True, False) for workers in (1, workers_all)]
+    cold = {s: [] for s in settings}
+    warm = {s: [] for s in settings}
+    later = {s: [] for s in settings}
+    cpu = {s: [] for s in settings}
+    for r in range(args.rounds):
+        for draft, workers in settings:
+            cache_dir = tmp / f"cache-{folder.name}-{draft}-{workers}-{r}"
+            data, seconds, cpu_s = build(folder, cache_dir, args.resolution, draft=draft,
+                                         workers=workers)
             assert data.load_counts["decoded"] == len(data)
-            n, used = len(data), data.batches_per_epoch(args.batch_size) * args.batch_size
-            rows.append({"folder": folder.name, "n": n, "draft": draft, "workers": workers,
-                         "cold": n / cold_best, "later": used / later,
-                         "warm": n / (warm + epoch_seconds(data, args.batch_size, 1))})
-    return rows
+            cold[draft, workers].append(seconds + epoch_seconds(data, args.batch_size, 0))
+            cpu[draft, workers].append(cpu_s)
+            later[draft, workers] += [epoch_seconds(data, args.batch_size, e)
+                                      for e in range(1, args.epochs + 1)]
+            again, seconds, _ = build(folder, cache_dir, args.resolution, draft=draft,
+                                      workers=workers)
+            assert again.load_counts["cached"] == len(again)
+            warm[draft, workers].append(seconds + epoch_seconds(again, args.batch_size, 1))
+    n = len(data)
+    used = data.batches_per_epoch(args.batch_size) * args.batch_size
+    return [{"folder": folder.name, "n": n, "draft": draft, "workers": workers,
+             "cold": n / min(cold[s]), "cpu_ms": 1000 * min(cpu[s]) / n,
+             "later": used / min(later[s]), "later_median": used / float(np.median(later[s])),
+             "warm": n / min(warm[s])} for s in settings for draft, workers in [s]]
 
 
 def model_images_per_s(resolution: int, batch_size: int, steps: int) -> float:
@@ -114,11 +128,13 @@ def model_images_per_s(resolution: int, batch_size: int, steps: int) -> float:
         trainer = build_trainer(config, get_registry(), run_dir=run_dir, data=data)
         order = list(data.epoch_batches(batch_size, 0, 0))
         trainer.train_step(order[0])  # warm-up
-        start = time.perf_counter()
+        best = float("inf")
         for i in range(steps):
+            start = time.perf_counter()
             trainer.train_step(order[i % len(order)])
             trainer.step += 1
-        return steps * batch_size / (time.perf_counter() - start)
+            best = min(best, time.perf_counter() - start)
+        return batch_size / best
 
 
 def main() -> None:
@@ -128,7 +144,7 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=3, help="later epochs timed (best)")
-    parser.add_argument("--rounds", type=int, default=2, help="cold and warm builds (best)")
+    parser.add_argument("--rounds", type=int, default=3, help="cold and warm builds (best)")
     parser.add_argument("--model-steps", type=int, default=3,
                         help="DCGAN train steps to time (0: skip, quote ~50 img/s)")
     args = parser.parse_args()
@@ -151,23 +167,27 @@ def main() -> None:
           f"torch threads {torch.get_num_threads()}; load average {load[0]:.2f} "
           f"{load[1]:.2f} {load[2]:.2f}; folders made in {made:.0f} s "
           f"({', '.join(f'{k}: {v:.0f} MiB' for k, v in sizes.items())})")
-    print("images/s of folder:PATH    first epoch = build (decode + write cache) + 1 epoch;"
-          " second run = build from the disk cache + 1 epoch")
-    header = (f"{'folder':<16} {'n':>4} {'draft':>5} {'threads':>7} {'first epoch':>12} "
-              f"{'later epochs':>13} {'second run':>11}")
+    print("images/s of folder:PATH. first epoch: build (decode, write the disk cache) + one "
+          "epoch; CPU ms/img: CPU time of that build per image, all threads; later epochs: "
+          "best (median) epoch of load_batch from memory; second run: build from the warm "
+          "disk cache + one epoch")
+    header = (f"{'folder':<16} {'n':>4} {'draft':>5} {'threads':>7} {'first epoch':>11} "
+              f"{'CPU ms/img':>10} {'later epochs':>20} {'second run':>10}")
     print(header)
     print("-" * len(header))
     for r in rows:
+        later = f"{r['later']:.0f} ({r['later_median']:.0f})"
         print(f"{r['folder']:<16} {r['n']:>4} {str(r['draft']):>5} {r['workers']:>7} "
-              f"{r['cold']:>12.0f} {r['later']:>13.0f} {r['warm']:>11.0f}")
+              f"{r['cold']:>11.0f} {r['cpu_ms']:>10.1f} {later:>20} {r['warm']:>10.0f}")
     if model is not None:
-        slowest_later = min(r["later"] for r in rows)
-        slowest_warm = min(r["warm"] for r in rows if r["draft"])
-        print(f"model: DCGAN {args.resolution}px batch {args.batch_size} (ngf/ndf 64) trains "
-              f"{model:.1f} images/s on this CPU ({args.model_steps} steps)")
-        print(f"after the first epoch the data path delivers >= {slowest_later / model:.0f}x "
-              f"what the model consumes (slowest later-epoch row); a second run's first "
-              f"epoch >= {slowest_warm / model:.0f}x")
+        print(f"model: DCGAN {args.resolution}px batch {args.batch_size} (ngf/ndf 64, gan loss) "
+              f"trains {model:.1f} images/s on this CPU (best of {args.model_steps} steps)")
+    for name, rate in (("measured now", model), ("quiet machine, ~50 img/s", 50.0)):
+        if rate:
+            later = min(r["later_median"] for r in rows)
+            warm = min(r["warm"] for r in rows if r["draft"])
+            print(f"data / model ({name}): later epochs >= {later / rate:.0f}x (slowest median "
+                  f"epoch), second run's first epoch >= {warm / rate:.0f}x")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import torch
 from PIL import Image
 
@@ -99,9 +98,32 @@ def _decode_files(paths: list[str], args: tuple, workers: int) -> list:
             return list(pool.map(one, paths))
 
 
+def _lookup(files: list[str], usable: list[int], stamps: dict, cached: CachedImages,
+            min_side: int, max_pixels: float) -> tuple[dict[int, str | int], list[int]]:
+    """For each usable file: the cache row holding it, or why it is skipped; and the files
+    left to decode. Size limits are checked on the size remembered in the cache."""
+    outcome: dict[int, str | int] = {}
+    to_decode = []
+    for index in usable:
+        stamp = stamps[files[index]]
+        row = None if isinstance(stamp, str) else cached.row(files[index], stamp)
+        if isinstance(stamp, str):
+            outcome[index] = stamp
+        elif row is None:
+            to_decode.append(index)
+        else:
+            width, height = cached.dims[row].tolist()
+            outcome[index] = folder_decode.size_problem(width, height, min_side,
+                                                        max_pixels) or row
+    return outcome, to_decode
+
+
 def _decode_all(root: str, files: list[str], usable: list[int], resolution: int, channels: int,
                 options: FolderOptions, report: SkipReport) -> tuple[torch.Tensor, list[int], dict]:
     """Load ``files[usable]`` in order; return (uint8 tensor, kept indices, counts).
+
+    ``outcome`` below maps each usable file to why it is skipped (str), its cache row
+    (int) or its freshly decoded pixels (array).
 
     Each file is taken from the disk cache if it holds it with the same size and mtime,
     otherwise decoded (in parallel). Unusable files go to ``report`` in file order.
@@ -115,19 +137,7 @@ def _decode_all(root: str, files: list[str], usable: list[int], resolution: int,
     # stat before decoding: a file changed meanwhile gets a stale stamp, so it is
     # decoded again next time rather than cached with pixels it no longer has
     stamps = {rel: _stamp(os.path.join(root, rel)) for rel in files}
-    outcome: dict[int, str | int | np.ndarray] = {}  # reason, cache row, or pixels
-    to_decode = []
-    for index in usable:
-        stamp = stamps[files[index]]
-        row = None if isinstance(stamp, str) else cached.row(files[index], stamp)
-        if isinstance(stamp, str):
-            outcome[index] = stamp
-        elif row is None:
-            to_decode.append(index)
-        else:
-            width, height = cached.dims[row].tolist()
-            outcome[index] = folder_decode.size_problem(width, height, min_side,
-                                                        max_pixels) or row
+    outcome, to_decode = _lookup(files, usable, stamps, cached, min_side, max_pixels)
     args = (resolution, channels, min_side, max_pixels, options.draft)
     results = _decode_files([os.path.join(root, files[i]) for i in to_decode], args,
                             options.workers or default_workers())
