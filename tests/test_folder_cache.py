@@ -141,6 +141,13 @@ def test_cli_option_data_cache_false(tmp_path):
     assert len(cache_files()) == 1  # the default writes it
 
 
+def test_options_are_listed():
+    from tests.helpers import artgan
+    out = " ".join(artgan("list", "data", "--options").output.split())
+    for text in ("cache", "draft", "bool"):
+        assert text in out
+
+
 def test_size_limits_apply_to_cached_images(tmp_path, decodes):
     folder = make_folder(tmp_path / "art", n=2)
     picture(5, (20, 20)).save(folder / "small.png")

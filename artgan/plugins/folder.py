@@ -147,15 +147,16 @@ def _decode_all(root: str, files: list[str], usable: list[int], resolution: int,
             outcome[index] = result
         else:
             outcome[index] = result[0]
-            fresh[files[index]] = (stamps[files[index]], result[1], result[0])
+            fresh[files[index]] = (stamps[files[index]], result[1])
     kept = [i for i in usable if not isinstance(outcome[i], str)]
     for index in usable:
         if isinstance(outcome[index], str):
             report.add(files[index], outcome[index])
     images = _assemble(kept, outcome, cached, channels, resolution)
+    outcome.clear()  # the decoded arrays now live in images
     if cache is not None:
         valid = {rel: s for rel, s in stamps.items() if not isinstance(s, str)}
-        update = cached.merged(fresh, valid)
+        update = cached.merged([files[i] for i in kept], images, fresh, valid)
         if update is not None:
             cache.save(update)
     return images, kept, {"cached": len(kept) - len(fresh), "decoded": len(fresh)}

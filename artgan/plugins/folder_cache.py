@@ -52,42 +52,48 @@ class CachedImages:
 
     def __post_init__(self) -> None:
         self._row = {name: i for i, name in enumerate(self.files)}
+        self._stamp = [tuple(pair) for pair in self.stamps.tolist()]
 
     def row(self, rel: str, stamp: tuple[int, int]) -> int | None:
         """Row of ``rel`` if it is cached with this (size, mtime_ns), else None."""
         i = self._row.get(rel)
-        if i is None or tuple(self.stamps[i].tolist()) != tuple(stamp):
+        if i is None or self._stamp[i] != tuple(stamp):
             return None
         return i
 
-    def merged(self, fresh: dict[str, tuple], stamps: dict[str, tuple[int, int]]
-               ) -> "CachedImages | None":
-        """The new cache content, or None if it would not change.
+    def merged(self, kept: list[str], images: torch.Tensor, fresh: dict[str, tuple],
+               stamps: dict[str, tuple[int, int]]) -> "CachedImages | None":
+        """The new cache content after a load, or None if it would not change.
 
-        ``fresh`` maps newly decoded files to ((size, mtime_ns), (width, height), pixels);
-        ``stamps`` holds the current (size, mtime_ns) of every file in the folder. Keeps
-        old entries whose file is still there unchanged (including files this run did not
-        use, e.g. under another ``labels`` or ``min_side`` setting), adds the fresh ones
-        and drops the rest (deleted or changed files).
+        ``kept``/``images``: the files this load uses and their pixels, each either from
+        this cache or freshly decoded; ``fresh`` maps the decoded ones to
+        ((size, mtime_ns), (width, height)); ``stamps`` holds the current
+        (size, mtime_ns) of every file in the folder. Old entries whose file is still
+        there unchanged but was not used this time (another ``labels`` or ``min_side``
+        setting) are kept; deleted and changed files are dropped. ``images`` is reused,
+        not copied, unless such unused entries must be appended.
         """
-        old = {rel: row for row, rel in enumerate(self.files)
-               if rel not in fresh and self.row(rel, stamps.get(rel, (-1, -1))) is not None}
-        if not fresh and len(old) == len(self.files):
+        valid = [row for row, rel in enumerate(self.files)
+                 if rel not in fresh and self.row(rel, stamps.get(rel, (-1, -1))) is not None]
+        if not fresh and len(valid) == len(self.files):
             return None
-        names = sorted([*old, *fresh])
-        images = torch.empty((len(names), *self.images.shape[1:]), dtype=torch.uint8)
+        in_use = set(kept)
+        extra = [row for row in valid if self.files[row] not in in_use]
         stamp_rows, dim_rows = [], []
-        for k, rel in enumerate(names):
+        for rel in kept:
             if rel in fresh:
-                stamp, dims, pixels = fresh[rel]
-                images[k] = torch.from_numpy(pixels)
+                stamp, dims = fresh[rel]
             else:
-                row = old[rel]
+                row = self._row[rel]
                 stamp, dims = self.stamps[row].tolist(), self.dims[row].tolist()
-                images[k] = self.images[row]
             stamp_rows.append(list(stamp))
             dim_rows.append(list(dims))
-        return CachedImages(names, _pairs(stamp_rows), _pairs(dim_rows), images)
+        files = [*kept, *(self.files[row] for row in extra)]
+        stamps_t = torch.cat([_pairs(stamp_rows), self.stamps[extra]])
+        dims_t = torch.cat([_pairs(dim_rows), self.dims[extra]])
+        if extra:
+            images = torch.cat([images, self.images[extra]])
+        return CachedImages(files, stamps_t, dims_t, images)
 
     @classmethod
     def empty(cls, channels: int, resolution: int) -> "CachedImages":
