@@ -146,6 +146,73 @@ def test_big_jpeg_is_decoded_at_reduced_size(tmp_path, monkeypatch):
     assert close(out[8, 1], RED, tol=25) and close(out[8, 14], BLUE, tol=25)
 
 
+def painting(size=(480, 360), seed=0):
+    """Smooth colour waves plus 8-pixel brush noise: realistic work for a JPEG decoder."""
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = np.stack([128 + 90 * np.sin(x / (w / 5) + c) * np.cos(y / (h / 3) - c)
+                     for c in (0, 1, 2)], -1)
+    brush = np.random.default_rng(seed).normal(0, 20, (h // 8 + 1, w // 8 + 1, 3))
+    base += np.kron(brush, np.ones((8, 8, 1)))[:h, :w]
+    return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
+
+
+@pytest.fixture
+def drafted(monkeypatch):
+    """The sizes JPEGs were drafted to (the real draft still runs)."""
+    from PIL import JpegImagePlugin
+    sizes = []
+    original = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self, mode, size):
+        result = original(self, mode, size)
+        sizes.append(self.size)
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    return sizes
+
+
+@pytest.mark.parametrize("resolution", [16, 32])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_draft_decoding_matches_full_decoding(tmp_path, drafted, resolution, channels):
+    painting().save(tmp_path / "p.jpg", quality=90)
+    fast = load(tmp_path, resolution, channels, draft=True, cache=False)
+    assert drafted and min(drafted[0]) < 360 and min(drafted[0]) >= 3 * resolution
+    drafted.clear()
+    full = load(tmp_path, resolution, channels, draft=False, cache=False)
+    assert not drafted
+    assert fast.images.shape == full.images.shape == (1, channels, resolution, resolution)
+    assert fast.images.dtype == full.images.dtype == torch.uint8
+    # measured: mean 0.3, max 4 grey levels; drafting to just >= the resolution (no margin)
+    # gives mean 2-4, max 8-23 on this picture
+    diff = (fast.images.float() - full.images.float()).abs()
+    assert diff.mean() <= 1.0 and diff.max() <= 6
+
+
+# stored = upright turned by the inverse of what EXIF orientation N asks a viewer to do
+_UNDO_ORIENTATION = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.TRANSPOSE,
+                     6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,
+                     8: Image.Transpose.ROTATE_270}
+
+
+@pytest.mark.parametrize("orientation", sorted(_UNDO_ORIENTATION))
+def test_exif_rotated_big_jpeg_with_draft_is_upright(tmp_path, drafted, orientation):
+    # upright: a portrait whose centre square has four coloured quadrants, grey above/below
+    upright = Image.new("RGB", (240, 480), (128, 128, 128))
+    for colour, (x, y) in zip((RED, GREEN, BLUE, WHITE), ((0, 120), (120, 120), (0, 240),
+                                                        (120, 240))):
+        upright.paste(colour, (x, y, x + 120, y + 120))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    stored = upright.transpose(_UNDO_ORIENTATION[orientation])
+    stored.save(tmp_path / "x.jpg", exif=exif, quality=95)
+    out = pixels(load(tmp_path, cache=False))[0]
+    assert drafted and drafted[0][0] * 2 <= stored.size[0]  # really decoded at reduced size
+    assert close(out[3, 3], RED, 30) and close(out[3, 12], GREEN, 30)
+    assert close(out[12, 3], BLUE, 30) and close(out[12, 12], WHITE, 30)
+
+
 def test_upscales_small_but_allowed_images(tmp_path):
     assert close(one(tmp_path, "x.png", solid(BLUE, (10, 12)))[8, 8], BLUE, tol=2)
 

@@ -18,6 +18,13 @@ class FolderOptions:
         180.0, "Skip images larger than this (decompression-bomb guard).", min=0.01)
     workers: int = option(0, "Decoding threads for the first load (0: one per CPU core).",
                           min=0)
+    draft: bool = option(True, "Decode JPEGs at reduced size (DCT scaling, keeping at least "
+                               "3x the resolution) before the resize; false: full size, "
+                               "slower, nearly the same pixels.")
+    cache: bool = option(True, "Keep the preprocessed images on disk in "
+                               "$ARTGAN_CACHE_DIR/data (default ~/.cache/artgan/data) so "
+                               "later runs only decode new or changed files; false: neither "
+                               "read nor write it.")
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
 """``--data folder:PATH``: your own images, scanned recursively and decoded once into memory.
 
-Every image is preprocessed at construction (upright via EXIF, converted to RGB or grey,
-resized so its shorter side is the resolution, centre-cropped to a square) and kept as one
-uint8 tensor. Files that cannot be used are skipped and counted in ``self.skipped``; only a
-folder with nothing usable at all is an error.
+Every image is preprocessed on the first load (upright via EXIF, converted to RGB or grey,
+resized so its shorter side is the resolution, centre-cropped to a square; see
+:mod:`artgan.plugins.folder_decode`) and kept as one uint8 tensor. Large JPEGs are decoded
+at reduced size, files are decoded on a thread pool, and the result is kept in a disk
+cache (:mod:`artgan.plugins.folder_cache`) so that later runs on the same folder only
+decode new or changed files. Files that cannot be used are skipped and counted in
+``self.skipped``; only a folder with nothing usable at all is an error.
 """
 
 from __future__ import annotations
@@ -12,19 +15,16 @@ import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 from artgan.core.data import DataSourceError, InMemoryDataSource, SkipReport
+from artgan.plugins import folder_decode
 from artgan.plugins.data import FolderOptions
+from artgan.plugins.folder_cache import CachedImages, FolderCache
+from artgan.plugins.folder_decode import resize_crop, to_mode  # noqa: F401 (public here too)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-_HIGH_DEPTH_MODES = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
-
-
-class _Skip(Exception):
-    """Raised by the decoder for a file that is readable but must not be used."""
 
 
 def scan_images(root: str) -> list[str]:
@@ -40,90 +40,6 @@ def scan_images(root: str) -> list[str]:
             if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS):
                 found.append(os.path.relpath(os.path.join(folder, name), root))
     return found
-
-
-def _flatten_transparency(img: Image.Image) -> Image.Image:
-    """Composite an image with alpha or palette transparency onto a white background."""
-    rgba = img.convert("RGBA")
-    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(background, rgba).convert("RGB")
-
-
-def _high_depth_to_l(img: Image.Image) -> Image.Image:
-    """16/32-bit integer or float greyscale -> 8-bit 'L', scaled rather than clipped.
-
-    16-bit modes are divided by 257 (65535 -> 255). 'I' and 'F' images are taken as 8-bit
-    if their values fit in [0, 255] (floats in [0, 1] are multiplied by 255), otherwise
-    as 16-bit; anything beyond is clipped.
-    """
-    values = np.asarray(img, dtype=np.float64)
-    peak = float(values.max()) if values.size else 0.0
-    if img.mode.startswith("I;16") or peak > 255:
-        values = values / 257.0
-    elif img.mode == "F" and peak <= 1.0:
-        values = values * 255.0
-    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), mode="L")
-
-
-def to_mode(img: Image.Image, channels: int) -> Image.Image:
-    """Convert any Pillow mode to 'RGB' (channels=3) or 'L' (channels=1)."""
-    if img.mode in _HIGH_DEPTH_MODES:
-        img = _high_depth_to_l(img)
-    elif img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
-        img = _flatten_transparency(img)
-    elif img.mode not in ("RGB", "L"):
-        img = img.convert("RGB")  # CMYK, YCbCr, 1, LAB, ...
-    target = "RGB" if channels == 3 else "L"
-    return img if img.mode == target else img.convert(target)
-
-
-def resize_crop(img: Image.Image, resolution: int) -> Image.Image:
-    """Resize so the shorter side is ``resolution``, then centre-crop to a square.
-
-    Done in one high-quality resampling step: the centred square of the source is
-    resampled straight to ``resolution`` x ``resolution``, which is the same picture.
-    """
-    width, height = img.size
-    side = min(width, height)
-    left, top = (width - side) / 2, (height - side) / 2
-    return img.resize((resolution, resolution), Image.Resampling.LANCZOS,
-                      box=(left, top, left + side, top + side), reducing_gap=3.0)
-
-
-def decode_image(path: str, resolution: int, channels: int, min_side: int,
-                 max_pixels: float) -> np.ndarray:
-    """Decode one file to a uint8 (C, R, R) array; raise :class:`_Skip` if it is unusable.
-
-    Sizes are checked from the header before any pixel data is decoded.
-    """
-    if os.path.getsize(path) == 0:
-        raise _Skip("empty file")
-    with Image.open(path) as img:
-        width, height = img.size
-        if width * height > max_pixels:
-            raise _Skip(f"too large ({width} x {height}, decompression-bomb guard)")
-        if min(width, height) < min_side:
-            raise _Skip(f"too small ({width}x{height})")
-        if img.format in ("JPEG", "MPO"):  # reduced-size decoding; sides stay >= resolution
-            img.draft("RGB" if channels == 3 else "L", (resolution, resolution))
-        upright = ImageOps.exif_transpose(img)  # loads the first frame (GIF, TIFF)
-    array = np.array(resize_crop(to_mode(upright, channels), resolution), dtype=np.uint8)
-    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
-
-
-def _try_decode(path: str, *args) -> np.ndarray | str:
-    """:func:`decode_image`, returning the reason as a string instead of raising."""
-    try:
-        return decode_image(path, *args)
-    except _Skip as skip:
-        return str(skip)
-    except Image.DecompressionBombError:
-        return "too large (over Pillow's MAX_IMAGE_PIXELS, decompression-bomb guard)"
-    except Image.UnidentifiedImageError:
-        return "not an image (unrecognised file contents)"
-    except Exception as exc:  # any decoder failure skips the file, never the run
-        message = (str(exc).splitlines() or [type(exc).__name__])[0]
-        return f"corrupt or truncated: {message[:100]}"
 
 
 def _checked_folder(root: str) -> str:
@@ -146,33 +62,120 @@ def _layout(files: list[str], mode: str) -> tuple[list[str], list[int] | None]:
     return class_names, [index[parts[0]] if len(parts) == 2 else -1 for parts in split]
 
 
-def _decode_all(root: str, files: list[str], usable: list[int], resolution: int, channels: int,
-                options: FolderOptions, report: SkipReport) -> tuple[torch.Tensor, list[int]]:
-    """Decode ``files[usable]`` in parallel, in order; return (uint8 tensor, kept indices).
+def _stamp(path: str) -> tuple[int, int] | str:
+    """(size in bytes, mtime in ns) of a file, or why it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or type(exc).__name__}"
+    return st.st_size, st.st_mtime_ns
 
-    Unusable files go to ``report``. Pillow releases the GIL while decoding and resizing,
-    so threads scale; results are collected in file order whatever finishes first.
+
+def default_workers() -> int:
+    """Decoding threads when the ``workers`` option is 0: the CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _decode_files(paths: list[str], args: tuple, workers: int) -> list:
+    """:func:`folder_decode.try_decode` on every path; results in the order of ``paths``.
+
+    Pillow releases the GIL while decoding and resampling, so threads scale; ``map``
+    returns results in input order whatever finishes first.
     """
-    min_side = options.min_side or max(8, resolution // 4)
-    max_pixels = options.max_megapixels * 1e6
-    workers = min(options.workers or os.cpu_count() or 1, max(1, len(usable)))
-    args = (resolution, channels, min_side, max_pixels)
-    out = torch.empty((len(usable), channels, resolution, resolution), dtype=torch.uint8)
-    kept: list[int] = []
+    def one(path: str):
+        return folder_decode.try_decode(path, *args)
+
+    workers = min(workers, len(paths))
     with warnings.catch_warnings():  # Pillow's own bomb and EXIF warnings: no spam
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         warnings.filterwarnings("ignore", module=r"PIL\.")
+        if workers <= 1:
+            return [one(path) for path in paths]
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            paths = [os.path.join(root, files[i]) for i in usable]
-            results = pool.map(lambda path: _try_decode(path, *args), paths)  # in order
-            for index, result in zip(usable, results):
-                if isinstance(result, str):
-                    report.add(files[index], result)
-                else:
-                    out[len(kept)] = torch.from_numpy(result)
-                    kept.append(index)
-    images = out[:len(kept)].clone() if len(kept) < len(usable) else out
-    return images, kept
+            return list(pool.map(one, paths))
+
+
+def _lookup(files: list[str], usable: list[int], stamps: dict, cached: CachedImages,
+            min_side: int, max_pixels: float) -> tuple[dict[int, str | int], list[int]]:
+    """For each usable file: the cache row holding it, or why it is skipped; and the files
+    left to decode. Size limits are checked on the size remembered in the cache."""
+    outcome: dict[int, str | int] = {}
+    to_decode = []
+    for index in usable:
+        stamp = stamps[files[index]]
+        row = None if isinstance(stamp, str) else cached.row(files[index], stamp)
+        if isinstance(stamp, str):
+            outcome[index] = stamp
+        elif row is None:
+            to_decode.append(index)
+        else:
+            width, height = cached.dims[row].tolist()
+            outcome[index] = folder_decode.size_problem(width, height, min_side,
+                                                        max_pixels) or row
+    return outcome, to_decode
+
+
+def _decode_all(root: str, files: list[str], usable: list[int], resolution: int, channels: int,
+                options: FolderOptions, report: SkipReport) -> tuple[torch.Tensor, list[int], dict]:
+    """Load ``files[usable]`` in order; return (uint8 tensor, kept indices, counts).
+
+    ``outcome`` below maps each usable file to why it is skipped (str), its cache row
+    (int) or its freshly decoded pixels (array).
+
+    Each file is taken from the disk cache if it holds it with the same size and mtime,
+    otherwise decoded (in parallel). Unusable files go to ``report`` in file order.
+    ``counts``: how many images came from the cache and how many were decoded.
+    """
+    min_side = options.min_side or max(8, resolution // 4)
+    max_pixels = options.max_megapixels * 1e6
+    cache = FolderCache(root, resolution=resolution, channels=channels,
+                        settings={"draft": options.draft}) if options.cache else None
+    cached = (cache.load() if cache else None) or CachedImages.empty(channels, resolution)
+    # stat before decoding: a file changed meanwhile gets a stale stamp, so it is
+    # decoded again next time rather than cached with pixels it no longer has
+    stamps = {rel: _stamp(os.path.join(root, rel)) for rel in files}
+    outcome, to_decode = _lookup(files, usable, stamps, cached, min_side, max_pixels)
+    args = (resolution, channels, min_side, max_pixels, options.draft)
+    results = _decode_files([os.path.join(root, files[i]) for i in to_decode], args,
+                            options.workers or default_workers())
+    fresh = {}
+    for index, result in zip(to_decode, results):
+        if isinstance(result, str):
+            outcome[index] = result
+        else:
+            outcome[index] = result[0]
+            fresh[files[index]] = (stamps[files[index]], result[1])
+    kept = [i for i in usable if not isinstance(outcome[i], str)]
+    for index in usable:
+        if isinstance(outcome[index], str):
+            report.add(files[index], outcome[index])
+    images = _assemble(kept, outcome, cached, channels, resolution)
+    outcome.clear()  # the decoded arrays now live in images
+    if cache is not None:
+        valid = {rel: s for rel, s in stamps.items() if not isinstance(s, str)}
+        update = cached.merged([files[i] for i in kept], images, fresh, valid)
+        if update is not None:
+            cache.save(update)
+    return images, kept, {"cached": len(kept) - len(fresh), "decoded": len(fresh)}
+
+
+def _assemble(kept: list[int], outcome: dict, cached: CachedImages, channels: int,
+              resolution: int) -> torch.Tensor:
+    """One (N, C, R, R) uint8 tensor of the kept images, in file order."""
+    rows = [outcome[i] for i in kept]
+    if rows and all(isinstance(r, int) for r in rows) and rows == list(range(len(cached.files))):
+        return cached.images  # everything from the cache, in the same order: no copy
+    out = torch.empty((len(kept), channels, resolution, resolution), dtype=torch.uint8)
+    from_cache = [k for k, r in enumerate(rows) if isinstance(r, int)]
+    if from_cache:
+        out[from_cache] = cached.images[[rows[k] for k in from_cache]]
+    for k, r in enumerate(rows):
+        if not isinstance(r, int):
+            out[k] = torch.from_numpy(r)
+    return out
 
 
 class FolderDataSource(InMemoryDataSource):
@@ -184,6 +187,11 @@ class FolderDataSource(InMemoryDataSource):
     counted in ``self.skipped``. Sizes are checked from the file header: images over
     ``max_megapixels`` (or over Pillow's own ``2 * Image.MAX_IMAGE_PIXELS`` limit) are
     skipped, never decoded. ``self.files`` lists the kept files, relative to PATH.
+
+    Decoded images are cached on disk (option ``cache``, see
+    :mod:`artgan.plugins.folder_cache`): a later run decodes only files that are new or
+    whose size or modification time changed. ``self.load_counts`` says how many images
+    came from the cache and how many were decoded.
 
     Labels (option ``labels``):
 
@@ -219,7 +227,8 @@ class FolderDataSource(InMemoryDataSource):
                 report.add(rel, "not in a class subfolder")
             else:
                 usable.append(index)
-        images, kept = _decode_all(root, files, usable, resolution, channels, options, report)
+        images, kept, counts = _decode_all(root, files, usable, resolution, channels, options,
+                                           report)
         if not kept:
             problems = "; ".join(f"{p} ({why})" for p, why in report.examples)
             raise DataSourceError(f"none of the {len(files)} image files in {root} could be "
@@ -230,6 +239,7 @@ class FolderDataSource(InMemoryDataSource):
         super().__init__(images, label_tensor, class_names)
         self.files = [files[i] for i in kept]
         self.skipped = report
+        self.load_counts = counts  # {"cached": n, "decoded": m}: where the images came from
 
     @classmethod
     def from_spec(cls, argument: str | None, options: FolderOptions | None, *,
