@@ -20,9 +20,3 @@ def _isolated(monkeypatch, tmp_path_factory):
 
 torch.set_num_threads(2)
 
-
-@pytest.fixture(autouse=True)
-def _cache_dir(monkeypatch, tmp_path_factory):
-    """artgan's disk caches (decoded folders, reference statistics) go to a temporary folder,
-    never to the real ~/.cache/artgan."""
-    monkeypatch.setenv("ARTGAN_CACHE_DIR", str(tmp_path_factory.mktemp("artgan-cache")))
