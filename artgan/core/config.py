@@ -60,7 +60,7 @@ class RunConfig:
     data: Choice
     resolution: int
     channels: int
-    batch_size: int
+    batch_size: int  # the global batch: split over the ranks under torchrun
     epochs: int
     max_steps: int | None
     n_critic: int
@@ -71,6 +71,8 @@ class RunConfig:
     out: str = ""
     log_every: int = 10
     checkpoint_every: int = 500
+    sync_bn: bool = False  # several processes: BatchNorm statistics over the global batch
+    compile: bool = False  # torch.compile G and D
     plugin_versions: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # decisions made for the user, e.g. a norm a loss required
 
@@ -131,7 +133,8 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                    out: str = "", overrides: dict[str, dict[str, Any]] | None = None,
                    log_every: int = 10, checkpoint_every: int = 500,
                    plugin_versions: dict[str, str] | None = None,
-                   recipe: str = "auto") -> RunConfig:
+                   recipe: str = "auto", sync_bn: bool = False,
+                   compile: bool = False) -> RunConfig:
     """Check every choice and fill every default; raise :class:`ConfigError` naming flags.
 
     ``None`` for ``data``, ``resolution`` or ``epochs`` means "not chosen": the recipe,
@@ -182,6 +185,7 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                      epochs=int(epochs), max_steps=max_steps, n_critic=n_critic,
                      optimizer=optimizer, device=device, precision=precision, seed=seed,
                      out=out, log_every=log_every, checkpoint_every=checkpoint_every,
+                     sync_bn=bool(sync_bn), compile=bool(compile),
                      plugin_versions=dict(plugin_versions or {}), notes=tuple(notes))
 
 

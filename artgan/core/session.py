@@ -8,7 +8,8 @@ from typing import Any
 
 from .config import ConfigError, RunConfig
 from .data import DataSource
-from .device import resolve_device, resolve_precision, seed_everything
+from .device import resolve_precision, seed_everything
+from .distributed import Distributed, setup, sync_batchnorm
 from .registry import Registry
 from .trainer import Trainer, TrainerCallbacks
 
@@ -47,13 +48,16 @@ def check_conditioning(G, D, config: RunConfig) -> None:
 
 def build_trainer(config: RunConfig, registry: Registry, *, run_dir: str | Path,
                   data: DataSource | None = None, networks: tuple | None = None,
-                  loss: Any = None, callbacks: TrainerCallbacks | None = None) -> Trainer:
+                  loss: Any = None, callbacks: TrainerCallbacks | None = None,
+                  dist: Distributed | None = None) -> Trainer:
     """Seed, pick the device, build every component and return the trainer.
 
     ``data``, ``networks`` (G, D) and ``loss`` may be given as ready objects; the rest
-    is built from the config's names.
+    is built from the config's names. Under ``torchrun`` this joins the process group
+    (:func:`artgan.core.distributed.setup`) unless ``dist`` is given.
     """
-    device = resolve_device(config.device)
+    dist = dist if dist is not None else setup(config.device)
+    device = dist.device
     precision = resolve_precision(config.precision, device)
     seed_everything(config.seed)
     data = data if data is not None else build_data(config, registry)
@@ -63,8 +67,23 @@ def build_trainer(config: RunConfig, registry: Registry, *, run_dir: str | Path,
     if loss is None:
         loss = registry.build("loss", config.loss.name, config.loss.options)
     check_loss_requirements(loss, D, config)
+    G, D = prepare_networks(G, D, config, dist)
     return Trainer(G, D, loss, data, config, run_dir=run_dir, device=device,
-                   precision=precision, callbacks=callbacks)
+                   precision=precision, callbacks=callbacks, dist=dist)
+
+
+def prepare_networks(G, D, config: RunConfig, dist: Distributed):
+    """Move to the device; synchronised BatchNorm (``--sync-bn``, several processes only)
+    and ``torch.compile`` (``--compile``), both keeping the state-dict keys unchanged."""
+    G, D = G.to(dist.device), D.to(dist.device)
+    if config.sync_bn and dist.enabled:
+        G, D = sync_batchnorm(G, dist.device), sync_batchnorm(D, dist.device)
+    if config.compile:
+        # Module.compile compiles in place: no "_orig_mod." prefix in the state dict,
+        # and the shape checks of Generator/Discriminator.__call__ stay in eager mode
+        G.compile()
+        D.compile()
+    return G, D
 
 
 def check_loss_requirements(loss, D, config: RunConfig) -> None:
