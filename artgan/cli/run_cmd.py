@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -102,8 +101,12 @@ def run_command(ctx: click.Context, **kw) -> None:
 
 
 def _relaunch_with_torchrun(nproc: int) -> None:
-    """Replace this process by ``torchrun --standalone --nproc-per-node N -m artgan ...``
-    with the same arguments minus ``--nproc`` (exec, so signals reach torchrun)."""
+    """Run ``torchrun --standalone --nproc-per-node N -m artgan ...`` (this process is its
+    agent) with the same arguments minus ``--nproc``; exit with the workers' status."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run as torchrun
+
     from ..core.distributed import launched
 
     if launched():
@@ -118,11 +121,15 @@ def _relaunch_with_torchrun(nproc: int) -> None:
     if len(argv) == len(sys.argv) - 1:  # not called from the command line (e.g. a test)
         raise click.UsageError("--nproc works from the command line only; in Python, "
                                "launch your script with torchrun")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           f"--nproc-per-node={nproc}", "-m", "artgan", *argv]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, cmd)
+    args = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}",
+                                         "-m", "artgan", *argv])
+    try:
+        torchrun(args)
+    except SignalException as exc:  # Ctrl-C / SIGTERM: the workers saved a checkpoint
+        sys.exit(128 + int(exc.sigval))
+    except ChildFailedError as exc:  # the workers printed why
+        sys.exit(min(exc.failures.items())[1].exitcode or 1)
+    sys.exit(0)
 
 
 def _resolve(resolve_config, registry, kw, overrides, versions):

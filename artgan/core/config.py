@@ -177,6 +177,9 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
     loss_obj = loss_entry.load_factory()(loss_opts)
     disc_choice, norm_notes = _resolve_norm(disc_choice, loss_obj, loss_choice.name)
     notes += norm_notes
+    if compile and getattr(loss_obj, "needs_double_backward", False):
+        notes.append(f"--compile: the discriminator stays uncompiled: loss {loss_choice.name!r} "
+                     f"needs double backward, which torch.compile does not support")
     recommended = getattr(loss_obj, "optimizer", None)
     n_critic = int(getattr(loss_obj, "n_critic", 1))
     optimizer = optimizer_config(recommended, loss_choice.name, lr, lr_g, lr_d)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +68,17 @@ def build_trainer(config: RunConfig, registry: Registry, *, run_dir: str | Path,
     if loss is None:
         loss = registry.build("loss", config.loss.name, config.loss.options)
     check_loss_requirements(loss, D, config)
-    G, D = prepare_networks(G, D, config, dist)
+    G, D = prepare_networks(G, D, config, dist, loss)
     return Trainer(G, D, loss, data, config, run_dir=run_dir, device=device,
                    precision=precision, callbacks=callbacks, dist=dist)
 
 
-def prepare_networks(G, D, config: RunConfig, dist: Distributed):
+def prepare_networks(G, D, config: RunConfig, dist: Distributed, loss: Any = None):
     """Move to the device; synchronised BatchNorm (``--sync-bn``, several processes only)
-    and ``torch.compile`` (``--compile``), both keeping the state-dict keys unchanged."""
+    and ``torch.compile`` (``--compile``), both keeping the state-dict keys unchanged.
+
+    D is not compiled for a loss that needs double backward (gradient penalties).
+    """
     G, D = G.to(dist.device), D.to(dist.device)
     if config.sync_bn and dist.enabled:
         G, D = sync_batchnorm(G, dist.device), sync_batchnorm(D, dist.device)
@@ -82,7 +86,8 @@ def prepare_networks(G, D, config: RunConfig, dist: Distributed):
         # Module.compile compiles in place: no "_orig_mod." prefix in the state dict,
         # and the shape checks of Generator/Discriminator.__call__ stay in eager mode
         G.compile()
-        D.compile()
+        if not getattr(loss, "needs_double_backward", False):
+            D.compile()
     return G, D
 
 
@@ -99,8 +104,13 @@ def check_loss_requirements(loss, D, config: RunConfig) -> None:
 
 
 def write_config(config: RunConfig, run_dir: str | Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write the resolved config as ``config.json`` into the run folder (before step 0)."""
+    """Write the resolved config as ``config.json`` into the run folder (before step 0).
+
+    Under ``torchrun`` only rank 0 writes.
+    """
     run_dir = Path(run_dir)
+    if os.environ.get("RANK", "0") != "0":
+        return run_dir / "config.json"
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "config.json"
     path.write_text(json.dumps({**config.to_dict(), **(extra or {})}, indent=2) + "\n")

@@ -304,11 +304,18 @@ class Trainer:
             return lambda: None
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
+        # Under torchrun a Ctrl-C reaches each worker twice (from the terminal and
+        # forwarded by the agent): repeats within a moment are the same request.
+        grace = 2.0 if self.dist.enabled else 0.0
+        first = [0.0]
+
         def handler(signum, frame):
             if self._signal_received is not None:
+                if time.monotonic() - first[0] < grace:
+                    return
                 signal.signal(signum, previous[signum])
                 raise KeyboardInterrupt
-            self._signal_received = signum
+            self._signal_received, first[0] = signum, time.monotonic()
 
         for s in previous:
             signal.signal(s, handler)
