@@ -56,10 +56,17 @@ class TrainerCallbacks:
 
 def build_optimizer(params, name: str, lr: float, betas: tuple[float, float],
                     weight_decay: float) -> torch.optim.Optimizer:
-    """Adam or RMSprop, using the multi-tensor (foreach) implementation."""
+    """Adam (the fused single-kernel implementation where the device has one) or RMSprop
+    (multi-tensor). With channels-last networks fused Adam measured 9% faster per DCGAN
+    step than foreach on a 2-core CPU, and never slower (bench/README.md)."""
+    params = list(params)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay,
-                                foreach=True)
+        try:
+            return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay,
+                                    fused=True)
+        except RuntimeError:  # no fused kernel for this device
+            return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay,
+                                    foreach=True)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay, foreach=True)
     raise ValueError(f"unknown optimiser {name!r}; expected adam or rmsprop")
