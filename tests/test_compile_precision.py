@@ -49,7 +49,7 @@ def test_compile_leaves_d_alone_for_a_double_backward_loss(tmp_path, eager_compi
 
 
 @pytest.mark.skipif(not os.environ.get("ARTGAN_SLOW_TESTS") or shutil.which("cc") is None,
-                    reason="Inductor compiles C++ for ~40 s on a 2-core CPU; set "
+                    reason="Inductor compiles C++ for 20-40 s on a 2-core CPU; set "
                            "ARTGAN_SLOW_TESTS=1 (needs a C compiler)")
 def test_compile_with_inductor_trains(tmp_path):
     run_cli("run", *TINY, "--max-steps", "2", "--compile", "--out", tmp_path / "run")
