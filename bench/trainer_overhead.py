@@ -74,14 +74,15 @@ def artgan_loop(images: torch.Tensor, steps: int, batch: int, loss: str, device:
                                 batch_size=batch, device=str(device), log_every=10**9,
                                 checkpoint_every=10**9, recipe="none")
         trainer = build_trainer(config, get_registry(), run_dir=run_dir, data=data)
-        order = list(data.epoch_batches(batch, 0, 0))
-        trainer.train_step(order[0])  # warm-up
+        trainer.train_step(next(data.epoch_batches(batch, 0, 0)))  # warm-up
+        # the trainer's own loop (data order, stop checks, stats), within one epoch so
+        # that no sample grid or checkpoint is written
+        trainer.total_steps = steps
         _sync(device)
         start = time.perf_counter()
-        for i in range(steps):
-            trainer.train_step(order[i % len(order)])
-            trainer.step += 1
+        trainer._run_epoch()
         _sync(device)
+        assert trainer.step == steps
         return time.perf_counter() - start
 
 
@@ -100,7 +101,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
-    images = torch.randint(0, 256, (args.batch_size * 8, 3, args.resolution, args.resolution),
+    n_images = args.batch_size * max(8, args.steps + 1)  # more than one epoch's steps
+    images = torch.randint(0, 256, (n_images, 3, args.resolution, args.resolution),
                            dtype=torch.uint8)
     plain, ours = [], []
     for _ in range(args.rounds):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -14,7 +15,8 @@ from ..core.config import ConfigError
 
 # Options that may be given together with --resume (they extend or relocate a run).
 _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_run",
-                   "log_every", "checkpoint_every", "eval_every"}
+                   "log_every", "checkpoint_every", "eval_every", "sync_bn", "compile",
+                   "nproc"}
 
 
 @click.command("run")
@@ -27,7 +29,8 @@ _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_
               help="Image size in pixels [default: the data source's, 64 for folders].")
 @click.option("--channels", type=click.Choice(["3", "1"]), default="3", show_default=True,
               help="3 for RGB, 1 for grayscale.")
-@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
+              help="Images per step, over all processes (split evenly between them).")
 @click.option("--epochs", type=click.IntRange(1), default=None,
               help="Passes over the data [default: the data source's, 25 for folders].")
 @click.option("--max-steps", type=click.IntRange(1), default=None,
@@ -43,6 +46,14 @@ _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
               show_default=True, help="fp16 needs CUDA (uses a grad scaler).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--nproc", type=click.IntRange(1), default=1, show_default=True,
+              help="Train with this many processes (one per GPU, or gloo on the CPU) by "
+                   "re-launching through torchrun.")
+@click.option("--sync-bn", is_flag=True,
+              help="With several processes, BatchNorm statistics over the global batch "
+                   "instead of each process's share (slower; for small per-process batches).")
+@click.option("--compile", "compile_", is_flag=True,
+              help="torch.compile the generator and discriminator (slow start; PyTorch 2).")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run folder [default: runs/<time>-<gen>-<loss>].")
 @click.option("--resume", type=click.Path(exists=True), default=None,
@@ -96,6 +107,8 @@ def run_command(ctx: click.Context, **kw) -> None:
         _check(config, registry)
         click.echo(json.dumps(config.to_dict(), indent=2))
         return
+    if kw["nproc"] > 1:
+        _relaunch_with_torchrun(kw["nproc"])
     _train(config, registry, run_dir, ckpt)
 
 
@@ -109,6 +122,38 @@ def _check(config, registry) -> None:
     build_trainer(config, registry, run_dir=config.out, data=data, metrics={})
 
 
+def _relaunch_with_torchrun(nproc: int) -> None:
+    """Run ``torchrun --standalone --nproc-per-node N -m artgan ...`` (this process is its
+    agent) with the same arguments minus ``--nproc``; exit with the workers' status."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run as torchrun
+
+    from ..core.distributed import launched
+
+    if launched():
+        raise click.BadParameter("already running under torchrun; drop --nproc",
+                                 param_hint="--nproc")
+    argv, rest = [], iter(sys.argv[1:])
+    for arg in rest:
+        if arg == "--nproc":
+            next(rest, None)
+        elif not arg.startswith("--nproc="):
+            argv.append(arg)
+    if len(argv) == len(sys.argv) - 1:  # not called from the command line (e.g. a test)
+        raise click.UsageError("--nproc works from the command line only; in Python, "
+                               "launch your script with torchrun")
+    args = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}",
+                                         "-m", "artgan", *argv])
+    try:
+        torchrun(args)
+    except SignalException as exc:  # Ctrl-C / SIGTERM: the workers saved a checkpoint
+        sys.exit(128 + int(exc.sigval))
+    except ChildFailedError as exc:  # the workers printed why
+        sys.exit(min(exc.failures.items())[1].exitcode or 1)
+    sys.exit(0)
+
+
 def _resolve(resolve_config, registry, kw, overrides, versions):
     from ..core.registry import UnknownComponentError
 
@@ -119,7 +164,8 @@ def _resolve(resolve_config, registry, kw, overrides, versions):
                   precision=kw["precision"], seed=kw["seed"], overrides=overrides,
                   log_every=kw["log_every"], checkpoint_every=kw["checkpoint_every"],
                   plugin_versions=versions, recipe=kw["recipe"], metrics=kw["metrics"],
-                  eval_every=kw["eval_every"], eval_images=kw["eval_images"])
+                  eval_every=kw["eval_every"], eval_images=kw["eval_images"],
+                  sync_bn=kw["sync_bn"], compile=kw["compile_"])
     try:
         _add_inception_weights(registry, kw["metrics"], kw["inception_weights"], overrides)
         config = resolve_config(registry, **params)
@@ -164,43 +210,66 @@ def _resume_config(ctx: click.Context, kw):
     path = resolve_checkpoint_path(kw["resume"])
     ckpt = load_checkpoint(path)
     config = RunConfig.from_dict(ckpt["config"])
-    updates = {k: kw[k] for k in ("epochs", "max_steps", "device", "precision", "eval_every")
+    updates = {k: kw[k] for k in ("epochs", "max_steps", "device", "precision", "eval_every",
+                                  "sync_bn")
                if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+    if ctx.get_parameter_source("compile_") == ParameterSource.COMMANDLINE:
+        updates["compile"] = kw["compile_"]
     run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     config = config.replace(out=str(run_dir), **updates)
     return config, run_dir, ckpt
 
 
 def _train(config, registry, run_dir: Path, ckpt) -> None:
-    from ..core.device import resolve_device, resolve_precision
+    from ..core.distributed import setup
+
+    dist = setup(config.device)  # joins torchrun's process group; else one process
+    try:
+        # the ranks may have stamped different default folders: rank 0's wins
+        run_dir = Path(dist.broadcast_object(str(run_dir)))
+        _train_rank(config.replace(out=str(run_dir)), registry, run_dir, ckpt, dist)
+    finally:
+        dist.close()
+
+
+def _train_rank(config, registry, run_dir: Path, ckpt, dist) -> None:
+    from ..core.device import resolve_precision
     from ..core.session import build_data, build_metrics, build_trainer, write_config
-    from ..core.trainer import TrainingInterrupted
+    from ..core.trainer import TrainerCallbacks, TrainingInterrupted
     from .progress import RichProgress, console, describe_data, describe_run
 
-    resolve_precision(config.precision, resolve_device(config.device))  # fail before loading data
-    console.print(describe_run(config))
-    metrics = build_metrics(config, registry)  # missing weights fail before the data loads
+    say = console.print if dist.is_main else (lambda *args, **kwargs: None)
+    resolve_precision(config.precision, dist.device)  # fail before loading data
+    say(describe_run(config))
+    if dist.enabled:
+        say(f"  {dist.world_size} processes ({'NCCL' if dist.device.type == 'cuda' else 'gloo'}"
+            f"), {config.batch_size // dist.world_size} images per process and step"
+            f"{', synchronised BatchNorm' if config.sync_bn else ''}")
+    # only rank 0 evaluates (the others wait at the next step's gradient exchange);
+    # missing weights fail here, before the data loads
+    metrics = build_metrics(config, registry) if dist.is_main else {}
     data = build_data(config, registry)
-    console.print(describe_data(data))
-    progress = RichProgress()
+    say(describe_data(data))
+    progress = RichProgress() if dist.is_main else TrainerCallbacks()
     trainer = build_trainer(config, registry, run_dir=run_dir, data=data, callbacks=progress,
-                            metrics=metrics)
+                            metrics=metrics, dist=dist)
     if ckpt is not None:
         trainer.load_state_dict(ckpt)
-        console.print(f"Resuming {run_dir} at step {trainer.step} (epoch {trainer.epoch + 1}).")
-    write_config(config, run_dir, {"data_summary": {"images": len(data),
-                                                    "classes": data.class_names,
-                                                    "skipped": data.skipped.count}})
+        say(f"Resuming {run_dir} at step {trainer.step} (epoch {trainer.epoch + 1}).")
+    if dist.is_main:
+        write_config(config, run_dir, {"data_summary": {"images": len(data),
+                                                        "classes": data.class_names,
+                                                        "skipped": data.skipped.count},
+                                       "world_size": dist.world_size})
     start = time.perf_counter()
     try:
-        with progress:
+        with progress if dist.is_main else contextlib.nullcontext():
             trainer.fit()
     except TrainingInterrupted as exc:
-        console.print(f"[yellow]Stopped at step {exc.step}; checkpoint saved to "
-                      f"{exc.checkpoint}.[/] Continue with: artgan run --resume {run_dir}")
+        say(f"[yellow]Stopped at step {exc.step}; checkpoint saved to "
+            f"{exc.checkpoint}.[/] Continue with: artgan run --resume {run_dir}")
         sys.exit(128 + exc.signum)
     minutes = (time.perf_counter() - start) / 60
-    console.print(f"[green]Done[/] in {minutes:.1f} min: {trainer.step} steps. "
-                  f"Samples: {run_dir / 'samples' / 'final.png'}\n"
-                  f"More samples: artgan sample --ckpt {run_dir} -n 64 --out "
-                  f"{run_dir / 'generated'}")
+    say(f"[green]Done[/] in {minutes:.1f} min: {trainer.step} steps. "
+        f"Samples: {run_dir / 'samples' / 'final.png'}\n"
+        f"More samples: artgan sample --ckpt {run_dir} -n 64 --out {run_dir / 'generated'}")

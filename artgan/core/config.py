@@ -60,7 +60,7 @@ class RunConfig:
     data: Choice
     resolution: int
     channels: int
-    batch_size: int
+    batch_size: int  # the global batch: split over the ranks under torchrun
     epochs: int
     max_steps: int | None
     n_critic: int
@@ -71,6 +71,8 @@ class RunConfig:
     out: str = ""
     log_every: int = 10
     checkpoint_every: int = 500
+    sync_bn: bool = False  # several processes: BatchNorm statistics over the global batch
+    compile: bool = False  # torch.compile G and D
     plugin_versions: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # decisions made for the user, e.g. a norm a loss required
     metrics: tuple[Choice, ...] = ()  # evaluated during training; the first ranks best.pt
@@ -138,7 +140,8 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                    plugin_versions: dict[str, str] | None = None,
                    recipe: str = "auto", metrics: tuple[str, ...] | list[str] = (),
                    eval_every: int = 500, eval_images: int = 1000,
-                   eval_real: int | None = None) -> RunConfig:
+                   eval_real: int | None = None, sync_bn: bool = False,
+                   compile: bool = False) -> RunConfig:
     """Check every choice and fill every default; raise :class:`ConfigError` naming flags.
 
     ``None`` for ``data``, ``resolution`` or ``epochs`` means "not chosen": the recipe,
@@ -181,6 +184,9 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
     loss_obj = loss_entry.load_factory()(loss_opts)
     disc_choice, norm_notes = _resolve_norm(disc_choice, loss_obj, loss_choice.name)
     notes += norm_notes
+    if compile and getattr(loss_obj, "needs_double_backward", False):
+        notes.append(f"--compile: the discriminator stays uncompiled: loss {loss_choice.name!r} "
+                     f"needs double backward, which torch.compile does not support")
     recommended = getattr(loss_obj, "optimizer", None)
     n_critic = int(getattr(loss_obj, "n_critic", 1))
     optimizer = optimizer_config(recommended, loss_choice.name, lr, lr_g, lr_d)
@@ -192,7 +198,7 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                      out=out, log_every=log_every, checkpoint_every=checkpoint_every,
                      plugin_versions=dict(plugin_versions or {}), notes=tuple(notes),
                      metrics=metric_choices, eval_every=eval_every, eval_images=eval_images,
-                     eval_real=eval_real)
+                     eval_real=eval_real, sync_bn=bool(sync_bn), compile=bool(compile))
 
 
 def _metrics(registry: Registry, names, overrides: dict[str, dict[str, Any]]) -> tuple[Choice, ...]:

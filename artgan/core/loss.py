@@ -44,12 +44,16 @@ class Loss:
     - ``optimizer``: the recommended :class:`OptimizerSettings` for both networks.
     - ``forbids_batchnorm``: the discriminator must not use BatchNorm (per-sample
       penalties such as WGAN-GP's are wrong when samples in a batch interact).
+    - ``needs_double_backward``: the loss back-propagates through gradients of D
+      (gradient penalties); ``--compile`` then leaves D uncompiled, since
+      ``torch.compile`` does not support double backward.
     """
 
     n_critic: int = 1
     regularize_every: int = 0
     optimizer: OptimizerSettings = OptimizerSettings()
     forbids_batchnorm: bool = False
+    needs_double_backward: bool = False
 
     def discriminator_loss(self, G: Generator, D: Discriminator, real: torch.Tensor,
                            fake: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:

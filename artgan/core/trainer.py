@@ -3,6 +3,9 @@
 A step is one batch of real images: one discriminator update, a generator update every
 ``n_critic`` steps, and the loss's regulariser every ``regularize_every`` steps. The
 trainer never prints; it reports through :class:`TrainerCallbacks` and ``stats.jsonl``.
+
+Under ``torchrun`` every rank runs this same loop on its shard of each global batch
+(see :mod:`artgan.core.distributed`); only rank 0 calls the callbacks and writes files.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from .config import RunConfig
 from .data import DataSource
 from .device import Precision
 from .evaluation import PeriodicEvaluation
+from .distributed import Distributed
 from .images import save_grid
 from .loss import Loss
 from .networks import Discriminator, Generator
@@ -54,10 +58,17 @@ class TrainerCallbacks:
 
 def build_optimizer(params, name: str, lr: float, betas: tuple[float, float],
                     weight_decay: float) -> torch.optim.Optimizer:
-    """Adam or RMSprop, using the multi-tensor (foreach) implementation."""
+    """Adam (the fused single-kernel implementation where the device has one) or RMSprop
+    (multi-tensor). With channels-last networks fused Adam measured 9% faster per DCGAN
+    step than foreach on a 2-core CPU, and never slower (bench/README.md)."""
+    params = list(params)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay,
-                                foreach=True)
+        try:
+            return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay,
+                                    fused=True)
+        except RuntimeError:  # no fused kernel for this device
+            return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay,
+                                    foreach=True)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay, foreach=True)
     raise ValueError(f"unknown optimiser {name!r}; expected adam or rmsprop")
@@ -69,12 +80,16 @@ class Trainer:
     def __init__(self, G: Generator, D: Discriminator, loss: Loss, data: DataSource,
                  config: RunConfig, *, run_dir: str | Path, device: torch.device,
                  precision: Precision, callbacks: TrainerCallbacks | None = None,
-                 evaluation: PeriodicEvaluation | None = None):
+                 evaluation: PeriodicEvaluation | None = None,
+                 dist: Distributed | None = None):
         self.G, self.D, self.loss, self.data, self.config = G.to(device), D.to(device), loss, \
             data, config
         self.run_dir, self.device, self.precision = Path(run_dir), device, precision
-        self.callbacks = callbacks or TrainerCallbacks()
-        self.evaluation = evaluation
+        self.dist = dist or Distributed(device=device)
+        self.dist.check_batch_size(config.batch_size)
+        # only rank 0 reports and evaluates; the other ranks get the do-nothing callbacks
+        self.callbacks = (callbacks if self.dist.is_main else None) or TrainerCallbacks()
+        self.evaluation = evaluation if self.dist.is_main else None
         self._evaluated_step = -1
         opt = config.optimizer
         self.opt_g = build_optimizer(G.parameters(), opt.name, opt.lr_g, opt.betas, opt.weight_decay)
@@ -88,7 +103,8 @@ class Trainer:
         self.fixed_z, self.fixed_y = self._fixed_noise()
         self._sums: dict[str, torch.Tensor] = {}
         self._counts: dict[str, int] = {}
-        self._stop_signal: int | None = None
+        self._signal_received: int | None = None  # set by the handler, on this rank
+        self._stop_signal: int | None = None  # agreed by all ranks after each step
         self._last_log = (time.perf_counter(), 0)
 
     # -- set-up -------------------------------------------------------------------------
@@ -108,6 +124,7 @@ class Trainer:
     def fit(self) -> None:
         """Train until ``epochs`` or ``max_steps``; resumable; saves on SIGINT/SIGTERM."""
         self.callbacks.on_start(self)
+        self.dist.broadcast_modules(self.G, self.D)  # every rank starts from rank 0's weights
         restore = self._install_signal_handlers()
         try:
             while self.step < self.total_steps and self._stop_signal is None:
@@ -130,6 +147,7 @@ class Trainer:
                                                start=start):
             self.train_step(indices)
             self.step += 1
+            self._stop_signal = self.dist.agree_stop(self._signal_received)
             if self.step % self.config.log_every == 0:
                 self._log()
             if self.evaluation is not None and self.step % self.evaluation.every == 0:
@@ -142,16 +160,22 @@ class Trainer:
             self._end_epoch(epoch)
 
     def train_step(self, indices: torch.Tensor) -> None:
-        """One batch: D update, G update every n_critic steps, regulariser if due.
+        """One global batch: D update, G update every n_critic steps, regulariser if due.
 
         When a G update follows, the fakes are generated once with gradients and shared
         by both phases (as in the PyTorch DCGAN example), saving a generator forward.
+        Under torchrun this rank trains on its shard of ``indices``.
         """
-        real, y = self.data.load_batch(indices)
+        real, y = self.data.load_batch(self.dist.shard(indices))
         real = real.to(self.device, non_blocking=True)
         y = y.to(self.device, non_blocking=True) if (y is not None and self.G.conditional) else None
+        # z for the whole global batch from the shared stream, then this rank's rows
+        z = self.dist.shard(self.G.sample_z(len(indices), device=self.device))
+        with self.dist.step_rng(self.config.seed, self.step):
+            self._phases(real, z, y)
+
+    def _phases(self, real: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None) -> None:
         g_due = (self.step + 1) % self.config.n_critic == 0
-        z = self.G.sample_z(real.shape[0], device=self.device)
         with torch.set_grad_enabled(g_due), self.precision.autocast():
             fake = self.G(z, y)
         self._d_step(real, fake.detach(), y)
@@ -185,11 +209,13 @@ class Trainer:
             self._update(self.opt_d, self.scaler_d, out["loss"])
             self._record("reg", out)
 
-    @staticmethod
-    def _update(opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+    def _update(self, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
                 loss: torch.Tensor) -> None:
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
+        # several processes: average the gradients over the ranks before stepping
+        # (why not DistributedDataParallel: see artgan.core.distributed)
+        self.dist.average_gradients(p for group in opt.param_groups for p in group["params"])
         scaler.step(opt)
         scaler.update()
 
@@ -204,7 +230,8 @@ class Trainer:
 
     def _log(self) -> dict[str, Any]:
         names = list(self._sums)
-        values = torch.stack([self._sums[n] for n in names]).cpu().tolist() if names else []
+        values = self.dist.mean(torch.stack([self._sums[n] for n in names])).cpu().tolist() \
+            if names else []
         now, last_step = time.perf_counter(), self._last_log[1]
         images = (self.step - last_step) * self.config.batch_size
         record: dict[str, Any] = {"step": self.step, "epoch": self.epoch,
@@ -218,8 +245,9 @@ class Trainer:
             raise TrainingDiverged(
                 f"{', '.join(bad)} became {record[bad[0]]} at step {self.step}; the last "
                 f"checkpoint is kept. Try a lower --lr or --precision fp32.")
-        with open(self.run_dir / "stats.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
+        if self.dist.is_main:
+            with open(self.run_dir / "stats.jsonl", "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")
         self.callbacks.on_log(record)
         return record
 
@@ -249,7 +277,9 @@ class Trainer:
             self.G.train(was_training)
 
     def _write_grid(self, path: Path) -> Path:
-        return save_grid(self.generate(self.fixed_z, self.fixed_y), path, nrow=8)
+        if self.dist.is_main:  # generate() syncs nothing, so the other ranks need not wait
+            save_grid(self.generate(self.fixed_z, self.fixed_y), path, nrow=8)
+        return path
 
     def _end_epoch(self, epoch: int) -> None:
         if self._sums:
@@ -291,8 +321,12 @@ class Trainer:
             torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.device)
 
     def save_checkpoint(self) -> Path:
-        path = save_atomic(self.state_dict(), self.run_dir / "checkpoints" / "last.pt")
-        self.callbacks.on_checkpoint(path)
+        """Rank 0 writes ``checkpoints/last.pt``; the other ranks wait until it is there."""
+        path = self.run_dir / "checkpoints" / "last.pt"
+        if self.dist.is_main:
+            save_atomic(self.state_dict(), path)
+            self.callbacks.on_checkpoint(path)
+        self.dist.barrier()
         return path
 
     # -- signals ------------------------------------------------------------------------
@@ -302,11 +336,18 @@ class Trainer:
             return lambda: None
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
+        # Under torchrun a Ctrl-C reaches each worker twice (from the terminal and
+        # forwarded by the agent): repeats within a moment are the same request.
+        grace = 2.0 if self.dist.enabled else 0.0
+        first = [0.0]
+
         def handler(signum, frame):
-            if self._stop_signal is not None:
+            if self._signal_received is not None:
+                if time.monotonic() - first[0] < grace:
+                    return
                 signal.signal(signum, previous[signum])
                 raise KeyboardInterrupt
-            self._stop_signal = signum
+            self._signal_received, first[0] = signum, time.monotonic()
 
         for s in previous:
             signal.signal(s, handler)

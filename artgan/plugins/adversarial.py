@@ -114,6 +114,7 @@ class WassersteinGP(Wasserstein):
 
     optimizer = OptimizerSettings("adam", lr=1e-4, betas=(0.0, 0.9))
     forbids_batchnorm = True
+    needs_double_backward = True  # the penalty differentiates grad_x D(x_hat)
 
     def __init__(self, options):
         self.gp_weight = options.gp_weight

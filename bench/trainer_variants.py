@@ -1,0 +1,79 @@
+"""A/B of trainer speed options: optimiser implementation and the networks' memory format.
+
+Builds one artgan trainer per variant (DCGAN 64x64, batch 64, CPU by default) and times
+them in interleaved rounds, so that machine load affects all alike. Variant names
+combine: ``contig`` (contiguous tensors instead of channels-last), ``foreach`` (foreach
+Adam instead of fused); ``new`` is the trainer as built. A repeated name (``old2``)
+shows the noise.
+
+    python bench/trainer_variants.py --loss gan --steps 4 --rounds 3 \\
+        --variants contig_foreach,contig,foreach,new,contig_foreach2
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+
+from artgan.core.config import resolve_config
+from artgan.core.data import InMemoryDataSource
+from artgan.core.session import build_trainer
+from artgan.plugin_host import get_registry
+
+
+def make_trainer(variant: str, data, loss: str, batch: int, device: str, run_dir: str):
+    config = resolve_config(get_registry(), loss=loss, data="demo", resolution=data.resolution,
+                            batch_size=batch, device=device, log_every=10**9,
+                            checkpoint_every=10**9, recipe="none")
+    trainer = build_trainer(config, get_registry(), run_dir=run_dir, data=data)
+    if "contig" in variant:
+        for net in (trainer.G, trainer.D):
+            net.to(memory_format=torch.contiguous_format)
+    if "foreach" in variant:
+        for opt in (trainer.opt_g, trainer.opt_d):
+            for group in opt.param_groups:
+                group["foreach"], group["fused"] = True, False
+    return trainer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loss", default="gan", choices=["gan", "wgan-gp"])
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--resolution", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--variants", default="contig_foreach,contig,foreach,new,contig_foreach2")
+    args = parser.parse_args()
+    images = torch.randint(0, 256, (args.batch_size * 8, 3, args.resolution, args.resolution),
+                           dtype=torch.uint8)
+    data = InMemoryDataSource(images)
+    order = list(data.epoch_batches(args.batch_size, 0, 0))
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainers = {v: make_trainer(v, data, args.loss, args.batch_size, args.device, run_dir)
+                    for v in args.variants.split(",")}
+        for trainer in trainers.values():
+            trainer.train_step(order[0])  # warm-up
+        times: dict[str, list[float]] = {v: [] for v in trainers}
+        for _ in range(args.rounds):
+            for variant, trainer in trainers.items():
+                start = time.perf_counter()
+                for i in range(args.steps):
+                    trainer.train_step(order[i % len(order)])
+                    trainer.step += 1
+                if trainer.device.type == "cuda":
+                    torch.cuda.synchronize(trainer.device)
+                times[variant].append((time.perf_counter() - start) / args.steps)
+    print(f"loss={args.loss} {args.resolution}px batch={args.batch_size} steps={args.steps} "
+          f"rounds={args.rounds} threads={torch.get_num_threads()}")
+    for variant, t in times.items():
+        print(f"{variant:16s} best {min(t):.3f} s/step  median {statistics.median(t):.3f} s/step")
+
+
+if __name__ == "__main__":
+    main()
