@@ -24,6 +24,12 @@ def describe_run(config) -> str:
         f"  optimiser {o.name} lr_g={o.lr_g:g} lr_d={o.lr_d:g} betas={tuple(o.betas)} ({o.source})",
         f"  device {config.device}, precision {config.precision}, seed {config.seed}",
     ]
+    extras = [f"augment {','.join(config.augment)}" if config.augment else "",
+              "mirror" if config.mirror else "",
+              f"ema decay {config.ema_decay:g}" if config.ema else "",
+              f"r1 gamma {config.r1:g} every {config.r1_every}" if config.r1 else ""]
+    if any(extras):
+        lines.append("  " + ", ".join(e for e in extras if e))
     lines += [f"  [cyan]note[/] {note}" for note in config.notes]
     return "\n".join(lines)
 
@@ -72,6 +78,9 @@ class RichProgress(TrainerCallbacks):
                           if k.endswith("/loss"))
         self.progress.update(self.task, completed=record["step"], epoch=self._epoch(record["epoch"]),
                              stats=f"{stats}  {record['images_per_s']:.0f} img/s")
+
+    def on_warning(self, message: str) -> None:
+        self.progress.console.print(f"[yellow]warning:[/] {message}")
 
     def on_epoch_end(self, epoch: int, grid) -> None:
         self.progress.console.print(f"epoch {epoch}/{self.epochs}: samples in {grid}")

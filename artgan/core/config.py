@@ -72,6 +72,12 @@ class RunConfig:
     log_every: int = 10
     checkpoint_every: int = 500
     plugin_versions: dict[str, str] = field(default_factory=dict)
+    augment: tuple[str, ...] = ()  # DiffAugment augmentations applied wherever D sees images
+    mirror: bool = False  # random horizontal flips of the real images
+    ema: bool = False  # keep an EMA of the generator; samples and metrics use it
+    ema_decay: float = 0.999
+    r1: float = 0.0  # R1 gamma (0 = off)
+    r1_every: int = 16  # lazy R1: every k steps, scaled by k
     notes: tuple[str, ...] = ()  # decisions made for the user, e.g. a norm a loss required
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +94,7 @@ class RunConfig:
         opt["betas"] = tuple(opt["betas"])
         d["optimizer"] = OptimizerConfig(**opt)
         d["notes"] = tuple(d.get("notes", ()))
+        d["augment"] = tuple(d.get("augment", ()))
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -131,29 +138,37 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                    out: str = "", overrides: dict[str, dict[str, Any]] | None = None,
                    log_every: int = 10, checkpoint_every: int = 500,
                    plugin_versions: dict[str, str] | None = None,
-                   recipe: str = "auto") -> RunConfig:
+                   recipe: str = "auto", augment: str | tuple[str, ...] | None = None,
+                   mirror: bool | None = None, ema: bool | None = None,
+                   ema_decay: float = 0.999, r1: float | None = None,
+                   r1_every: int = 16) -> RunConfig:
     """Check every choice and fill every default; raise :class:`ConfigError` naming flags.
 
-    ``None`` for ``data``, ``resolution`` or ``epochs`` means "not chosen": the recipe,
-    then the data source's recommendation, fills it in.
+    ``None`` for ``data``, ``resolution``, ``epochs``, ``augment``, ``mirror``, ``ema``
+    or ``r1`` means "not chosen": the recipe, then the data source's recommendation (or
+    off), fills it in. ``augment`` is a list of augmentation names or a comma-separated
+    string (``"none"`` or ``""``: no augmentation).
     """
     overrides = {group: dict(values) for group, values in (overrides or {}).items()}
-    recipe = pick_recipe(recipe, data)
+    recipe = pick_recipe(recipe, data, _count_images(registry, data, overrides))
     notes: list[str] = []
+    run = {"data": data, "resolution": resolution, "epochs": epochs, "augment": augment,
+           "mirror": mirror, "ema": ema, "r1": r1}
     for key, value in RECIPES[recipe].items():
         group, _, option_name = key.partition(".")
-        if key == "data" and data is None:
-            data = value
-        elif key == "resolution" and resolution is None:
-            resolution = value
-        elif key == "epochs" and epochs is None:
-            epochs = value
-        elif option_name and option_name not in overrides.setdefault(group, {}) and \
-                _has_option(registry, group, gen if group == "gen" else (disc or gen), option_name):
-            overrides[group][option_name] = value
-        else:
+        if key in run:
+            if run[key] is not None:
+                continue
+            run[key] = value
+        elif not (option_name and option_name not in overrides.setdefault(group, {}) and
+                  _has_option(registry, group, gen if group == "gen" else (disc or gen),
+                              option_name)):
             continue
+        else:
+            overrides[group][option_name] = value
         notes.append(f"recipe {recipe}: {key}={value}")
+    data, resolution, epochs = run["data"], run["resolution"], run["epochs"]
+    augment_names = _augmentations(registry, run["augment"])
     data_name, argument = parse_data_spec(data or "demo", registry)
     data_choice, data_entry, _ = _component(registry, "data", data_name,
                                          overrides.get("data", {}), "--data", argument)
@@ -182,7 +197,46 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                      epochs=int(epochs), max_steps=max_steps, n_critic=n_critic,
                      optimizer=optimizer, device=device, precision=precision, seed=seed,
                      out=out, log_every=log_every, checkpoint_every=checkpoint_every,
-                     plugin_versions=dict(plugin_versions or {}), notes=tuple(notes))
+                     plugin_versions=dict(plugin_versions or {}), augment=augment_names,
+                     mirror=bool(run["mirror"]), ema=bool(run["ema"]),
+                     ema_decay=_checked_decay(ema_decay), r1=float(run["r1"] or 0.0),
+                     r1_every=int(r1_every), notes=tuple(notes))
+
+
+def _count_images(registry: Registry, data: str | None,
+                  overrides: dict[str, dict[str, Any]]) -> int | None:
+    """How many images ``--data`` holds, if its source can say cheaply (else None).
+
+    A data source class may define ``count_images(argument, options) -> int | None``;
+    the folder source counts image files, the demo source (rendered on demand) does not.
+    """
+    if data is None:
+        return None
+    name, argument = parse_data_spec(data, registry)
+    try:
+        entry = registry.get("data", name)
+        opts = build_options(entry.options, overrides.get("data", {}), owner=f"--data {name}")
+    except (KeyError, OptionError):
+        return None  # reported with the right flag below
+    cls = entry.load_factory()
+    counter = getattr(getattr(cls, "__self__", cls), "count_images", None)
+    return None if counter is None else counter(argument, opts)
+
+
+def _augmentations(registry: Registry, augment: str | tuple[str, ...] | list[str] | None
+                   ) -> tuple[str, ...]:
+    """Canonical augmentation names; unknown names raise with the registry's hints."""
+    if augment is None:
+        return ()
+    names = augment.split(",") if isinstance(augment, str) else list(augment)
+    names = [n.strip() for n in names if n.strip() and n.strip().lower() != "none"]
+    return tuple(registry.get("augmentation", n).name for n in names)
+
+
+def _checked_decay(decay: float) -> float:
+    if not 0.0 <= decay < 1.0:
+        raise ConfigError(f"--ema-decay must be in [0, 1), got {decay}", "--ema-decay")
+    return float(decay)
 
 
 def _has_option(registry: Registry, group: str, name: str, option_name: str) -> bool:

@@ -9,17 +9,26 @@ from __future__ import annotations
 
 from typing import Any
 
+SMALL_DATA = "small-data"
+#: Folders with fewer images than this get the small-data recipe under ``--recipe auto``.
+SMALL_DATA_LIMIT = 2000
+
 RECIPES: dict[str, dict[str, Any]] = {
     "quickstart": {"data": "demo", "resolution": 32, "epochs": 60,
                    "gen.ngf": 32, "disc.ndf": 32},
+    SMALL_DATA: {"augment": "color,translation,cutout", "ema": True, "r1": 1.0,
+                 "disc.spectral_norm": True},
     "none": {},
 }
 
 
-def pick_recipe(name: str, data: str | None) -> str:
-    """``auto`` means quickstart when no data source was named, else none."""
+def pick_recipe(name: str, data: str | None, count: int | None = None) -> str:
+    """``auto`` means quickstart when no data source was named, small-data when the data
+    source counted fewer than :data:`SMALL_DATA_LIMIT` images, else none."""
     if name == "auto":
-        return "quickstart" if data is None else "none"
+        if data is None:
+            return "quickstart"
+        return SMALL_DATA if count is not None and count < SMALL_DATA_LIMIT else "none"
     if name not in RECIPES:
         from .config import ConfigError
 

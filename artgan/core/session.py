@@ -64,7 +64,18 @@ def build_trainer(config: RunConfig, registry: Registry, *, run_dir: str | Path,
         loss = registry.build("loss", config.loss.name, config.loss.options)
     check_loss_requirements(loss, D, config)
     return Trainer(G, D, loss, data, config, run_dir=run_dir, device=device,
-                   precision=precision, callbacks=callbacks)
+                   precision=precision, callbacks=callbacks,
+                   augment=build_augment(config, registry))
+
+
+def build_augment(config: RunConfig, registry: Registry):
+    """The :class:`~artgan.core.augment.AugmentPipeline` of ``config.augment``, or None."""
+    if not config.augment:
+        return None
+    from .augment import AugmentPipeline
+
+    return AugmentPipeline([registry.build("augmentation", name) for name in config.augment],
+                           config.augment)
 
 
 def check_loss_requirements(loss, D, config: RunConfig) -> None:
