@@ -210,7 +210,16 @@ class ConstantGenerator(Generator):
         return torch.tanh(self.image).expand(z.shape[0], -1, -1, -1) + 0 * z.sum()
 
 
-def test_collapse_is_logged_and_warned_about(tmp_path):
+def test_collapse_warning_waits_for_the_warm_up():
+    from artgan.core.collapse import WARMUP_STEPS, collapse_warning
+
+    assert collapse_warning(0.01, 1, WARMUP_STEPS - 1) is None
+    assert "collapsing" in collapse_warning(0.01, 3, WARMUP_STEPS)
+    assert collapse_warning(0.9, 3, WARMUP_STEPS) is None
+
+
+def test_collapse_is_logged_and_warned_about(tmp_path, monkeypatch):
+    monkeypatch.setattr("artgan.core.collapse.WARMUP_STEPS", 2)
     warnings = []
 
     class Callbacks(TrainerCallbacks):
@@ -223,5 +232,5 @@ def test_collapse_is_logged_and_warned_about(tmp_path):
                                   out=tmp_path / "run")
     trainer.fit()
     watch = [r["watch/diversity"] for r in read_stats(tmp_path / "run") if "watch/diversity" in r]
-    assert len(watch) == 2 and max(watch) < 1e-4
-    assert len(warnings) == 2 and "collapsing" in warnings[0]
+    assert len(watch) == 2 and max(watch) < 1e-4  # 2 steps per epoch
+    assert len(warnings) == 2 and "epoch 1:" in warnings[0] and "collapsing" in warnings[0]

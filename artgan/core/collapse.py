@@ -14,6 +14,9 @@ import torch
 
 #: Below this, the trainer warns that the generator may be collapsing.
 COLLAPSE_THRESHOLD = 0.25
+#: No warning before this many steps: a fresh generator's samples in eval mode (BatchNorm
+#: running statistics not yet warm) are nearly constant without having collapsed.
+WARMUP_STEPS = 100
 
 
 def mean_pairwise_distance(images: torch.Tensor) -> float:
@@ -31,9 +34,10 @@ def diversity_ratio(fake: torch.Tensor, real: torch.Tensor) -> float:
     return mean_pairwise_distance(fake) / max(mean_pairwise_distance(real), 1e-8)
 
 
-def collapse_warning(ratio: float, epoch: int) -> str | None:
-    """The warning to show for a diversity ``ratio``, or None if it looks healthy."""
-    if ratio >= COLLAPSE_THRESHOLD:
+def collapse_warning(ratio: float, epoch: int, step: int = WARMUP_STEPS) -> str | None:
+    """The warning to show for a diversity ``ratio``, or None if it looks healthy (or it
+    is too early to tell)."""
+    if ratio >= COLLAPSE_THRESHOLD or step < WARMUP_STEPS:
         return None
     return (f"epoch {epoch}: the fixed-noise samples are {ratio:.2f}x as varied as real "
             f"images (below {COLLAPSE_THRESHOLD}); the generator may be collapsing. Look at "

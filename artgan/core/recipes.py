@@ -3,6 +3,14 @@ chose nothing, and always recorded in the resolved config's notes.
 
 ``quickstart`` is what ``artgan run`` uses when no ``--data`` is given: the demo art at
 32 px with half-width networks, sized to finish in a few minutes on a laptop CPU.
+
+``small-data`` is what ``--recipe auto`` picks when the data source counts fewer than
+:data:`SMALL_DATA_LIMIT` images (a folder: its image files; the demo source renders any
+number on demand and never counts as small, so the quickstart run is unchanged). It
+fights the discriminator over-fitting a few hundred images (Karras et al. 2020, Zhao et
+al. 2020): DiffAugment color+translation+cutout on everything D sees, an EMA of the
+generator for samples, R1 (gamma 1, lazily every 16 steps) and spectral normalisation
+in D. bench/small_data.py measures it against no recipe; see bench/README.md.
 """
 
 from __future__ import annotations

@@ -277,7 +277,7 @@ class Trainer:
         ratio = self.diversity(images)
         self._record("watch", {"diversity": torch.tensor(ratio, device=self.device)})
         self._log()
-        warning = collapse_warning(ratio, epoch + 1)
+        warning = collapse_warning(ratio, epoch + 1, self.step)
         if warning:
             self.callbacks.on_warning(warning)
         grid = self._write_grid(self.run_dir / "samples" / f"epoch-{epoch + 1:04d}.png", images)
