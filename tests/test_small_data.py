@@ -19,8 +19,8 @@ from artgan.plugin_host import get_registry
 from .helpers import TINY, artgan as cli, read_stats
 
 SMALL_RECIPE = ["recipe small-data: augment=color,translation,cutout",
-                "recipe small-data: ema=True", "recipe small-data: r1=1.0",
-                "recipe small-data: disc.spectral_norm=True"]
+                "recipe small-data: ema=True", "recipe small-data: ema_decay=0.99",
+                "recipe small-data: r1=1.0"]
 
 
 # -- EMA ------------------------------------------------------------------------------
@@ -148,16 +148,17 @@ def test_small_folder_gets_the_small_data_recipe(small_folder):
     config = resolve_config(get_registry(), data=f"folder:{small_folder}")
     assert list(config.notes) == SMALL_RECIPE
     assert config.augment == ("color", "translation", "cutout")
-    assert config.ema and config.r1 == 1.0 and config.disc.options["spectral_norm"] is True
+    assert config.ema and config.ema_decay == 0.99 and config.r1 == 1.0
+    assert config.disc.options["spectral_norm"] is False
 
 
 def test_explicit_flags_beat_the_small_data_recipe(small_folder, tmp_path):
     out = cli("run", "--data", f"folder:{small_folder}", "--augment", "translation",
-              "--no-ema", "--r1", "0", "-o", "disc.spectral_norm=false", "--dry-run",
+              "--no-ema", "--ema-decay", "0.5", "--r1", "0", "--dry-run",
               "--out", tmp_path / "x").output
     config = json.loads(out)
     assert config["augment"] == ["translation"] and config["ema"] is False
-    assert config["r1"] == 0.0 and config["disc"]["options"]["spectral_norm"] is False
+    assert config["r1"] == 0.0 and config["ema_decay"] == 0.5
     assert config["notes"] == []
 
 

@@ -65,8 +65,9 @@ _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_
               help="Random left-right flips of the real images.")
 @click.option("--ema/--no-ema", default=None,
               help="Keep an exponential moving average of the generator for samples.")
-@click.option("--ema-decay", type=click.FloatRange(0, 1, max_open=True), default=0.999,
-              show_default=True, help="EMA decay (ramped up: min(decay, (1+t)/(10+t))).")
+@click.option("--ema-decay", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="EMA decay, ramped up: min(decay, (1+t)/(10+t)) at step t "
+                   "[default: 0.999; small-data recipe: 0.99].")
 @click.option("--r1", type=click.FloatRange(0), default=None, metavar="GAMMA",
               help="R1 penalty gamma/2 E||grad D(x)||^2 at real images (0: off).")
 @click.option("--r1-every", type=click.IntRange(1), default=16, show_default=True,

@@ -140,7 +140,7 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                    plugin_versions: dict[str, str] | None = None,
                    recipe: str = "auto", augment: str | tuple[str, ...] | None = None,
                    mirror: bool | None = None, ema: bool | None = None,
-                   ema_decay: float = 0.999, r1: float | None = None,
+                   ema_decay: float | None = None, r1: float | None = None,
                    r1_every: int = 16) -> RunConfig:
     """Check every choice and fill every default; raise :class:`ConfigError` naming flags.
 
@@ -153,7 +153,7 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
     recipe = pick_recipe(recipe, data, _count_images(registry, data, overrides))
     notes: list[str] = []
     run = {"data": data, "resolution": resolution, "epochs": epochs, "augment": augment,
-           "mirror": mirror, "ema": ema, "r1": r1}
+           "mirror": mirror, "ema": ema, "ema_decay": ema_decay, "r1": r1}
     for key, value in RECIPES[recipe].items():
         group, _, option_name = key.partition(".")
         if key in run:
@@ -199,7 +199,9 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                      out=out, log_every=log_every, checkpoint_every=checkpoint_every,
                      plugin_versions=dict(plugin_versions or {}), augment=augment_names,
                      mirror=bool(run["mirror"]), ema=bool(run["ema"]),
-                     ema_decay=_checked_decay(ema_decay), r1=float(run["r1"] or 0.0),
+                     ema_decay=_checked_decay(0.999 if run["ema_decay"] is None
+                                              else run["ema_decay"]),
+                     r1=float(run["r1"] or 0.0),
                      r1_every=int(r1_every), notes=tuple(notes))
 
 
