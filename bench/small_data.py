@@ -1,7 +1,7 @@
 """Benchmark: does the small-data recipe beat plain DCGAN on a 200-image folder?
 
-Builds a folder of 200 demo-art PNGs (all five styles, 32 px) in a temporary directory,
-trains the same budget (same steps, batch 32, ngf = ndf = 32, seed, CPU) twice through
+Builds a folder of 200 demo-art PNGs (all five styles, 32 px by default) in a temporary
+directory, trains the same budget (same steps, batch, widths, seed, CPU) twice through
 the CLI, ``--recipe none`` and ``--recipe small-data``, side by side (one thread each,
 so both see the same machine load), and scores 500 images from each
 checkpoint (the EMA generator where the run has one, as ``artgan sample`` does):
@@ -13,8 +13,9 @@ checkpoint (the EMA generator where the run has one, as ``artgan sample`` does):
   (8 bins, texture), against 1000 held-out demo images of the same styles (different
   seed); lower is better. The 200 training images' own distance is the floor.
 
-    python bench/small_data.py                  # 800 steps each
-    python bench/small_data.py --steps 200      # a quick look
+    python bench/small_data.py                  # 32 px, batch 32, ngf = ndf = 32, 800 steps
+    python bench/small_data.py --resolution 16 --batch-size 16 --width 16 --steps 3000
+    python bench/small_data.py --extra="--r1 0"   # tune: extra flags for the recipe run
 """
 
 from __future__ import annotations
@@ -78,11 +79,12 @@ def mean_ms_ssim(images: torch.Tensor, pairs: int = 1000) -> float:
     return float(ms_ssim(x[idx[:, 0]], x[idx[:, 1]]).mean())
 
 
-def start_training(folder: Path, out: Path, recipe: str, steps: int, seed: int,
-                   extra: list[str]) -> subprocess.Popen:
+def start_training(folder: Path, out: Path, recipe: str, args, extra: list[str]
+                   ) -> subprocess.Popen:
+    steps, seed, w = args.steps, args.seed, args.width
     cmd = [sys.executable, "-m", "artgan", "run", "--data", f"folder:{folder}",
-           "--recipe", recipe, "--resolution", str(RES), "--batch-size", "32",
-           "-o", "gen.ngf=32", "-o", "disc.ndf=32", "--epochs", "10000",
+           "--recipe", recipe, "--resolution", str(RES), "--batch-size", str(args.batch_size),
+           "-o", f"gen.ngf={w}", "-o", f"disc.ndf={w}", "--epochs", "10000",
            "--max-steps", str(steps), "--device", "cpu", "--seed", str(seed),
            "--log-every", "50", "--out", str(out), *extra]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -105,7 +107,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, default=None, help="Keep the runs in this folder.")
     parser.add_argument("--extra", default="", help="Extra flags for the recipe run (tuning).")
+    parser.add_argument("--resolution", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--width", type=int, default=32, help="gen.ngf and disc.ndf.")
     args = parser.parse_args()
+    global RES
+    RES = args.resolution
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
@@ -116,8 +123,7 @@ def main() -> None:
               f"hist_fd={histogram_fd(real, reference):.4f}")
         results, start = {}, time.perf_counter()
         procs = {recipe: start_training(root / "paintings", root / f"run-{recipe}", recipe,
-                                        args.steps, args.seed,
-                                        args.extra.split() if recipe != "none" else [])
+                                        args, args.extra.split() if recipe != "none" else [])
                  for recipe in ("none", "small-data")}
         for recipe, proc in procs.items():
             if proc.wait() != 0:
