@@ -141,6 +141,8 @@ class Trainer:
                                                start=start):
             self.train_step(indices)
             self.step += 1
+            if self.step % self.steps_per_epoch == 0:
+                self._watch()  # before the log line, so it lands in this step's record
             if self.step % self.config.log_every == 0:
                 self._log()
             if self.step % self.config.checkpoint_every == 0:
@@ -272,15 +274,22 @@ class Trainer:
             self._real_reference = self.data.load_batch(order)[0]
         return diversity_ratio(images.cpu(), self._real_reference)
 
-    def _end_epoch(self, epoch: int) -> None:
+    def _watch(self) -> None:
+        """Collapse watch at an epoch's end: record ``watch/diversity``, warn if low."""
         images = self.generate(self.fixed_z, self.fixed_y)
         ratio = self.diversity(images)
         self._record("watch", {"diversity": torch.tensor(ratio, device=self.device)})
-        self._log()
-        warning = collapse_warning(ratio, epoch + 1, self.step)
+        self._watch_images = images
+        warning = collapse_warning(ratio, self.epoch, self.step)
         if warning:
             self.callbacks.on_warning(warning)
+
+    def _end_epoch(self, epoch: int) -> None:
+        if self._sums:
+            self._log()
+        images = getattr(self, "_watch_images", None)
         grid = self._write_grid(self.run_dir / "samples" / f"epoch-{epoch + 1:04d}.png", images)
+        self._watch_images = None
         self.callbacks.on_epoch_end(epoch + 1, grid)
         self.save_checkpoint()
 
