@@ -10,7 +10,7 @@ receives a ``register`` callback::
 the validated options instance plus what the data determines:
 
 - generators and discriminators: ``factory(options, *, resolution, channels, num_classes)``
-- losses and metrics: ``factory(options)``
+- losses, metrics and augmentations: ``factory(options)``
 - data sources: ``factory(argument, options, *, resolution, channels, seed)`` where
   ``argument`` is the text after the colon in ``--data NAME:ARGUMENT`` (or None).
 
@@ -46,6 +46,18 @@ def register_data_sources(register):
 @hookspec
 def register_metrics(register):
     """Register metrics (subclasses of :class:`artgan.core.Metric`)."""
+
+
+@hookspec
+def register_augmentations(register):
+    """Register differentiable augmentations for the discriminator (DiffAugment).
+
+    ``factory(options)`` returns an ``nn.Module`` (ideally a subclass of
+    :class:`artgan.core.augment.Augmentation`) mapping images (N, C, H, W) in [-1, 1] to
+    the same shape, differentiably, with random parameters drawn per sample from torch's
+    global generator, and the identity at strength 0. ``artgan run --augment a,b`` applies
+    them in that order to every image D sees, real and generated.
+    """
 
 
 @hookspec

@@ -116,3 +116,22 @@ def check_data_source(name: str, argument: str | None = None, options: dict | No
     else:
         assert labels is None, f"data source {name!r} is unlabelled but returned labels"
     return data
+
+
+def check_augmentation(name: str, options: dict | None = None, *, batch: int = 6,
+                       **shape) -> torch.nn.Module:
+    """The augmentation keeps shape and range, draws per-sample parameters and passes
+    gradients back to its input (DiffAugment's requirement: G learns through it)."""
+    shape = {**SMALL, **shape}
+    aug = get_registry().build("augmentation", name, options)
+    assert isinstance(aug, torch.nn.Module), f"augmentation {name!r} is not an nn.Module"
+    x = (torch.rand(batch, shape["channels"], shape["resolution"], shape["resolution"]) * 2 - 1)
+    x.requires_grad_(True)
+    out = aug(x)
+    assert out.shape == x.shape, f"augmentation {name!r} returned {tuple(out.shape)}"
+    assert out.min() >= -1.0001 and out.max() <= 1.0001, \
+        f"augmentation {name!r} output leaves [-1, 1]: [{out.min():.3f}, {out.max():.3f}]"
+    out.square().sum().backward()
+    assert x.grad is not None and _all_finite([x.grad]) and x.grad.abs().sum() > 0, \
+        f"augmentation {name!r} does not pass gradients to its input"
+    return aug

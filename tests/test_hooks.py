@@ -64,6 +64,13 @@ def register_metrics(register):
 
 
 @hookimpl
+def register_augmentations(register):
+    from artgan.plugins.diffaugment import Cutout
+
+    register("hook-aug", lambda options: Cutout(0.5))
+
+
+@hookimpl
 def register_commands(cli):
     @cli.command("hook-hello")
     def hello():
@@ -79,9 +86,11 @@ def test_every_hook_registers_through_an_entry_point(monkeypatch):
                         lambda group: [ep] if group == "artgan" else [])
     registry = plugin_host.get_registry()
     for kind, name in [("generator", "hook-gen"), ("discriminator", "hook-disc"),
-                       ("loss", "hook-loss"), ("data", "hook-data"), ("metric", "hook-metric")]:
+                       ("loss", "hook-loss"), ("data", "hook-data"), ("metric", "hook-metric"),
+                       ("augmentation", "hook-aug")]:
         assert registry.get(kind, name).plugin == "hooks"
     assert isinstance(registry.build("metric", "hook-metric"), MeanMetric)
+    assert registry.build("augmentation", "hook-aug")(torch.ones(2, 3, 8, 8)).shape == (2, 3, 8, 8)
     D = registry.build("discriminator", "hook-disc", None, resolution=16, channels=3,
                        num_classes=0)
     assert D(torch.zeros(2, 3, 16, 16)).shape == (2,)
@@ -94,5 +103,6 @@ def test_every_hook_registers_through_an_entry_point(monkeypatch):
 
 def test_hooks_only_grow_the_documented_set():
     assert HOOKS == ["register_generators", "register_discriminators", "register_losses",
-                     "register_data_sources", "register_metrics", "register_commands"]
+                     "register_data_sources", "register_metrics", "register_augmentations",
+                     "register_commands"]
     assert re.search(r"register_commands\(cli\)", DOCS.read_text())

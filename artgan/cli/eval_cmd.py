@@ -111,8 +111,10 @@ def _headline(name: str, result: dict, metric) -> str:
               help="Neither read nor write cached reference statistics "
                    "($ARTGAN_CACHE_DIR/ref-stats, default ~/.cache/artgan/ref-stats).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@click.option("--no-ema", is_flag=True,
+              help="With --ckpt: score the raw generator, not its moving average.")
 def eval_command(ckpt, fake_dir, real_spec, metric_names, count, num_real, inception_weights,
-                 overrides, seed, device, batch_size, no_cache, as_json) -> None:
+                 overrides, seed, device, batch_size, no_cache, as_json, no_ema) -> None:
     """Score generated images: FID, KID, Inception Score, MS-SSIM diversity.
 
     \b
@@ -123,11 +125,11 @@ def eval_command(ckpt, fake_dir, real_spec, metric_names, count, num_real, incep
     if (ckpt is None) == (fake_dir is None):
         raise click.UsageError("give exactly one of --ckpt PATH or --fake DIR")
     _run(ckpt, fake_dir, real_spec, list(metric_names), count, num_real, inception_weights,
-         overrides, seed, device, batch_size, no_cache, as_json)
+         overrides, seed, device, batch_size, no_cache, as_json, ema=not no_ema)
 
 
 def _run(ckpt, fake_dir, real_spec, metric_names, count, num_real, inception_weights,
-         overrides, seed, device, batch_size, no_cache, as_json) -> None:
+         overrides, seed, device, batch_size, no_cache, as_json, ema=True) -> None:
     from rich.console import Console
 
     from ..core.config import parse_data_spec
@@ -162,7 +164,7 @@ def _run(ckpt, fake_dir, real_spec, metric_names, count, num_real, inception_wei
     if ckpt is not None:
         from ..core.sampling import load_generator
 
-        G, config, _ = load_generator(ckpt, registry, device=str(dev))
+        G, config, _ = load_generator(ckpt, registry, device=str(dev), ema=ema)
         resolution, channels = config.resolution, config.channels
         n = count or 10000
         fake = ImageSet.from_generator(G, n, seed=seed, batch_size=batch_size,

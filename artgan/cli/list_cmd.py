@@ -7,9 +7,11 @@ import click
 from ..core.options import describe
 from ..core.registry import KINDS
 
-_KIND_CHOICES = [*KINDS, "generators", "discriminators", "losses", "metrics", "gen", "disc"]
+_KIND_CHOICES = [*KINDS, "generators", "discriminators", "losses", "metrics", "augmentations", "aug",
+                 "gen", "disc"]
 _NORMALISE = {"generators": "generator", "discriminators": "discriminator", "losses": "loss",
-              "metrics": "metric", "gen": "generator", "disc": "discriminator"}
+              "metrics": "metric", "augmentations": "augmentation",
+              "aug": "augmentation", "gen": "generator", "disc": "discriminator"}
 
 
 @click.command("list")

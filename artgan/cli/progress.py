@@ -25,6 +25,12 @@ def describe_run(config) -> str:
         + (f" betas={tuple(o.betas)}" if o.name == "adam" else "") + f" ({o.source})",
         f"  device {config.device}, precision {config.precision}, seed {config.seed}",
     ]
+    extras = [f"augment {','.join(config.augment)}" if config.augment else "",
+              "mirror" if config.mirror else "",
+              f"ema decay {config.ema_decay:g}" if config.ema else "",
+              f"r1 gamma {config.r1:g} every {config.r1_every}" if config.r1 else ""]
+    if any(extras):
+        lines.append("  " + ", ".join(e for e in extras if e))
     if config.metrics:
         names = ", ".join(f"{m.name} {m.options}" if m.options else m.name
                           for m in config.metrics)
@@ -89,6 +95,9 @@ class RichProgress(TrainerCallbacks):
         best = "  [green](best so far: checkpoints/best.pt)[/]" if record["is_best"] else ""
         self.progress.console.print(f"step {record['step']}: {text} "
                                     f"({record['seconds']:.0f} s){best}")
+
+    def on_warning(self, message: str) -> None:
+        self.progress.console.print(f"[yellow]warning:[/] {message}")
 
     def on_epoch_end(self, epoch: int, grid) -> None:
         self.progress.console.print(f"epoch {epoch}/{self.epochs}: samples in {grid}")

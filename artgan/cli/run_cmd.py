@@ -12,6 +12,7 @@ import click
 from click.core import ParameterSource
 
 from ..core.config import ConfigError
+from ..core.recipes import RECIPES
 
 # Options that may be given together with --resume (they extend or relocate a run).
 _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_run",
@@ -63,8 +64,11 @@ _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_
               help="Component option, e.g. -o gen.ngf=32 -o loss.label_smoothing=0.1 "
                    "(groups: gen, disc, loss, data).")
 @click.option("--recipe", default="auto", show_default=True,
-              help="Defaults for a situation: quickstart (demo art, 32 px, half-width nets, "
-                   "used when --data is omitted) or none. Explicit flags always win.")
+              type=click.Choice(["auto", *RECIPES]),
+              help="Defaults for a situation, applied only where you chose nothing: "
+                   "quickstart (demo art, 32 px, half-width nets; when --data is omitted), "
+                   "small-data (augmentation, EMA, R1, spectral norm; for folders under "
+                   "2,000 images) or none. auto picks one of them.")
 @click.option("--metric", "metrics", multiple=True, metavar="NAME",
               help="Evaluate during training (repeatable): fid, kid, is, ms-ssim. Writes "
                    "metrics.jsonl; the first metric picks checkpoints/best.pt.")
@@ -75,6 +79,20 @@ _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_
 @click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
               help="FID Inception weights file for fid/kid/is (else $ARTGAN_INCEPTION_WEIGHTS "
                    "or torch hub's cache). Never downloaded.")
+@click.option("--augment", default=None, metavar="NAMES",
+              help="Differentiable augmentations of every image D sees, comma-separated, "
+                   "e.g. color,translation,cutout (artgan list aug); none: off.")
+@click.option("--mirror/--no-mirror", default=None,
+              help="Random left-right flips of the real images.")
+@click.option("--ema/--no-ema", default=None,
+              help="Keep an exponential moving average of the generator for samples.")
+@click.option("--ema-decay", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="EMA decay, ramped up: min(decay, (1+t)/(10+t)) at step t "
+                   "[default: 0.999; small-data recipe: 0.99].")
+@click.option("--r1", type=click.FloatRange(0), default=None, metavar="GAMMA",
+              help="R1 penalty gamma/2 E||grad D(x)||^2 at real images (0: off).")
+@click.option("--r1-every", type=click.IntRange(1), default=16, show_default=True,
+              help="Apply R1 every K steps (scaled by K; lazy regularisation).")
 @click.option("--log-every", type=click.IntRange(1), default=10, show_default=True,
               help="Steps between stats lines.")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=500, show_default=True,
@@ -165,13 +183,16 @@ def _resolve(resolve_config, registry, kw, overrides, versions):
                   log_every=kw["log_every"], checkpoint_every=kw["checkpoint_every"],
                   plugin_versions=versions, recipe=kw["recipe"], metrics=kw["metrics"],
                   eval_every=kw["eval_every"], eval_images=kw["eval_images"],
-                  sync_bn=kw["sync_bn"], compile=kw["compile_"])
+                  sync_bn=kw["sync_bn"], compile=kw["compile_"], augment=kw["augment"],
+                  mirror=kw["mirror"], ema=kw["ema"], ema_decay=kw["ema_decay"], r1=kw["r1"],
+                  r1_every=kw["r1_every"])
     try:
         _add_inception_weights(registry, kw["metrics"], kw["inception_weights"], overrides)
         config = resolve_config(registry, **params)
     except UnknownComponentError as exc:
         flag = {"generator": "--gen", "discriminator": "--disc", "loss": "--loss",
-                "data": "--data", "metric": "--metric"}.get(str(exc).split()[1], None)
+                "data": "--data", "metric": "--metric",
+                "augmentation": "--augment"}.get(str(exc).split()[1], None)
         raise click.BadParameter(str(exc), param_hint=flag) from None
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint=exc.param) from None

@@ -21,14 +21,16 @@ import click
                    "with one row per class.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--no-ema", is_flag=True,
+              help="Use the raw generator, not its moving average (runs with --ema).")
 def sample_command(ckpt: str, count: int, out: str, seed: int, class_name: str | None,
-                   device: str, batch_size: int) -> None:
+                   device: str, batch_size: int, no_ema: bool) -> None:
     """Write N generated images and a grid from a checkpoint."""
     from ..core.images import save_each, save_grid
     from ..core.sampling import class_labels, load_generator, sample_images
     from ..plugin_host import get_registry
 
-    G, config, class_names = load_generator(ckpt, get_registry(), device=device)
+    G, config, class_names = load_generator(ckpt, get_registry(), device=device, ema=not no_ema)
     labels, nrow = class_labels(G, class_names, class_name, count)
     images = sample_images(G, len(labels) if labels is not None else count, seed=seed,
                            batch_size=batch_size, labels=labels)

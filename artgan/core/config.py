@@ -74,6 +74,12 @@ class RunConfig:
     sync_bn: bool = False  # several processes: BatchNorm statistics over the global batch
     compile: bool = False  # torch.compile G and D
     plugin_versions: dict[str, str] = field(default_factory=dict)
+    augment: tuple[str, ...] = ()  # DiffAugment augmentations applied wherever D sees images
+    mirror: bool = False  # random horizontal flips of the real images
+    ema: bool = False  # keep an EMA of the generator; samples and metrics use it
+    ema_decay: float = 0.999
+    r1: float = 0.0  # R1 gamma (0 = off)
+    r1_every: int = 16  # lazy R1: every k steps, scaled by k
     notes: tuple[str, ...] = ()  # decisions made for the user, e.g. a norm a loss required
     metrics: tuple[Choice, ...] = ()  # evaluated during training; the first ranks best.pt
     eval_every: int = 500  # steps between evaluations (and one at the end)
@@ -95,6 +101,7 @@ class RunConfig:
         d["optimizer"] = OptimizerConfig(**opt)
         d["notes"] = tuple(d.get("notes", ()))
         d["metrics"] = tuple(Choice(**m) for m in d.get("metrics", ()))
+        d["augment"] = tuple(d.get("augment", ()))
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -141,29 +148,37 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                    recipe: str = "auto", metrics: tuple[str, ...] | list[str] = (),
                    eval_every: int = 500, eval_images: int = 1000,
                    eval_real: int | None = None, sync_bn: bool = False,
-                   compile: bool = False) -> RunConfig:
+                   compile: bool = False, augment: str | tuple[str, ...] | None = None,
+                   mirror: bool | None = None, ema: bool | None = None,
+                   ema_decay: float | None = None, r1: float | None = None,
+                   r1_every: int = 16) -> RunConfig:
     """Check every choice and fill every default; raise :class:`ConfigError` naming flags.
 
-    ``None`` for ``data``, ``resolution`` or ``epochs`` means "not chosen": the recipe,
-    then the data source's recommendation, fills it in.
+    ``None`` for ``data``, ``resolution``, ``epochs``, ``augment``, ``mirror``, ``ema``
+    or ``r1`` means "not chosen": the recipe, then the data source's recommendation (or
+    off), fills it in. ``augment`` is a list of augmentation names or a comma-separated
+    string (``"none"`` or ``""``: no augmentation).
     """
     overrides = {group: dict(values) for group, values in (overrides or {}).items()}
-    recipe = pick_recipe(recipe, data)
+    recipe = pick_recipe(recipe, data, _count_images(registry, data, overrides))
     notes: list[str] = []
+    run = {"data": data, "resolution": resolution, "epochs": epochs, "augment": augment,
+           "mirror": mirror, "ema": ema, "ema_decay": ema_decay, "r1": r1}
     for key, value in RECIPES[recipe].items():
         group, _, option_name = key.partition(".")
-        if key == "data" and data is None:
-            data = value
-        elif key == "resolution" and resolution is None:
-            resolution = value
-        elif key == "epochs" and epochs is None:
-            epochs = value
-        elif option_name and option_name not in overrides.setdefault(group, {}) and \
-                _has_option(registry, group, gen if group == "gen" else (disc or gen), option_name):
-            overrides[group][option_name] = value
-        else:
+        if key in run:
+            if run[key] is not None:
+                continue
+            run[key] = value
+        elif not (option_name and option_name not in overrides.setdefault(group, {}) and
+                  _has_option(registry, group, gen if group == "gen" else (disc or gen),
+                              option_name)):
             continue
+        else:
+            overrides[group][option_name] = value
         notes.append(f"recipe {recipe}: {key}={value}")
+    data, resolution, epochs = run["data"], run["resolution"], run["epochs"]
+    augment_names = _augmentations(registry, run["augment"])
     data_name, argument = parse_data_spec(data or "demo", registry)
     data_choice, data_entry, _ = _component(registry, "data", data_name,
                                          overrides.get("data", {}), "--data", argument)
@@ -198,7 +213,11 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                      out=out, log_every=log_every, checkpoint_every=checkpoint_every,
                      plugin_versions=dict(plugin_versions or {}), notes=tuple(notes),
                      metrics=metric_choices, eval_every=eval_every, eval_images=eval_images,
-                     eval_real=eval_real, sync_bn=bool(sync_bn), compile=bool(compile))
+                     eval_real=eval_real, sync_bn=bool(sync_bn), compile=bool(compile),
+                     augment=augment_names, mirror=bool(run["mirror"]), ema=bool(run["ema"]),
+                     ema_decay=_checked_decay(0.999 if run["ema_decay"] is None
+                                              else run["ema_decay"]),
+                     r1=float(run["r1"] or 0.0), r1_every=int(r1_every))
 
 
 def _metrics(registry: Registry, names, overrides: dict[str, dict[str, Any]]) -> tuple[Choice, ...]:
@@ -218,6 +237,43 @@ def _metrics(registry: Registry, names, overrides: dict[str, dict[str, Any]]) ->
         raise ConfigError("the same metric was chosen twice (an alias and its name)",
                           "--metric")
     return tuple(choices)
+
+
+
+def _count_images(registry: Registry, data: str | None,
+                  overrides: dict[str, dict[str, Any]]) -> int | None:
+    """How many images ``--data`` holds, if its source can say cheaply (else None).
+
+    A data source class may define ``count_images(argument, options) -> int | None``;
+    the folder source counts image files, the demo source (rendered on demand) does not.
+    """
+    if data is None:
+        return None
+    name, argument = parse_data_spec(data, registry)
+    try:
+        entry = registry.get("data", name)
+        opts = build_options(entry.options, overrides.get("data", {}), owner=f"--data {name}")
+    except (KeyError, OptionError):
+        return None  # reported with the right flag below
+    cls = entry.load_factory()
+    counter = getattr(getattr(cls, "__self__", cls), "count_images", None)
+    return None if counter is None else counter(argument, opts)
+
+
+def _augmentations(registry: Registry, augment: str | tuple[str, ...] | list[str] | None
+                   ) -> tuple[str, ...]:
+    """Canonical augmentation names; unknown names raise with the registry's hints."""
+    if augment is None:
+        return ()
+    names = augment.split(",") if isinstance(augment, str) else list(augment)
+    names = [n.strip() for n in names if n.strip() and n.strip().lower() != "none"]
+    return tuple(registry.get("augmentation", n).name for n in names)
+
+
+def _checked_decay(decay: float) -> float:
+    if not 0.0 <= decay < 1.0:
+        raise ConfigError(f"--ema-decay must be in [0, 1), got {decay}", "--ema-decay")
+    return float(decay)
 
 
 def _has_option(registry: Registry, group: str, name: str, option_name: str) -> bool:

@@ -22,6 +22,7 @@ KINDS = {
     "loss": ("register_losses", "losses"),
     "data": ("register_data_sources", "data sources"),
     "metric": ("register_metrics", "metrics"),
+    "augmentation": ("register_augmentations", "augmentations"),
 }
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")

@@ -11,10 +11,12 @@ from .networks import Generator
 from .registry import Registry
 
 
-def load_generator(path, registry: Registry, *,
-                   device: str = "auto") -> tuple[Generator, RunConfig, list[str]]:
+def load_generator(path, registry: Registry, *, device: str = "auto",
+                   ema: bool = True) -> tuple[Generator, RunConfig, list[str]]:
     """Rebuild the checkpoint's generator (by its registered name) and load its weights.
 
+    With ``ema`` (the default) the EMA generator's weights are used when the checkpoint
+    has them (runs with ``--ema``); ``ema=False`` loads the raw generator.
     Returns the generator (in eval mode), the run's config and its class names.
     """
     ckpt = load_checkpoint(path)
@@ -23,7 +25,8 @@ def load_generator(path, registry: Registry, *,
     G = registry.build("generator", config.gen.name, config.gen.options,
                        resolution=config.resolution, channels=config.channels,
                        num_classes=num_classes)
-    G.load_state_dict(ckpt["generator"])
+    G.load_state_dict(ckpt["generator_ema"] if ema and "generator_ema" in ckpt
+                      else ckpt["generator"])
     return G.to(resolve_device(device)).eval(), config, list(ckpt.get("class_names", []))
 
 

@@ -100,14 +100,15 @@ def build_trainer(config: RunConfig, registry: Registry, *, run_dir: str | Path,
     if evaluation is not None:
         evaluation.prepare(device)
     return Trainer(G, D, loss, data, config, run_dir=run_dir, device=device,
-                   precision=precision, callbacks=callbacks, evaluation=evaluation, dist=dist)
+                   precision=precision, callbacks=callbacks, evaluation=evaluation, dist=dist,
+                   augment=build_augment(config, registry))
 
 
 def prepare_networks(G, D, config: RunConfig, dist: Distributed, loss: Any = None):
     """Move to the device; synchronised BatchNorm (``--sync-bn``, several processes only)
     and ``torch.compile`` (``--compile``), both keeping the state-dict keys unchanged.
 
-    D is not compiled for a loss that needs double backward (gradient penalties).
+    D is not compiled where double backward is needed (gradient penalties, R1).
     """
     G, D = G.to(dist.device), D.to(dist.device)
     if dist.device.type == "cpu":
@@ -120,9 +121,19 @@ def prepare_networks(G, D, config: RunConfig, dist: Distributed, loss: Any = Non
         # Module.compile compiles in place: no "_orig_mod." prefix in the state dict,
         # and the shape checks of Generator/Discriminator.__call__ stay in eager mode
         G.compile()
-        if not getattr(loss, "needs_double_backward", False):
+        if not (getattr(loss, "needs_double_backward", False) or config.r1 > 0):
             D.compile()
     return G, D
+
+
+def build_augment(config: RunConfig, registry: Registry):
+    """The :class:`~artgan.core.augment.AugmentPipeline` of ``config.augment``, or None."""
+    if not config.augment:
+        return None
+    from .augment import AugmentPipeline
+
+    return AugmentPipeline([registry.build("augmentation", name) for name in config.augment],
+                           config.augment)
 
 
 def check_loss_requirements(loss, D, config: RunConfig) -> None:

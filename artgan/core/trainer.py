@@ -20,15 +20,19 @@ from typing import Any
 
 import torch
 
+from .augment import AugmentedDiscriminator, random_mirror
 from .checkpoint import FORMAT_VERSION, save_atomic
+from .collapse import collapse_warning, diversity_ratio
 from .config import RunConfig
 from .data import DataSource
 from .device import Precision
-from .evaluation import PeriodicEvaluation
 from .distributed import Distributed
+from .ema import GeneratorEMA
+from .evaluation import PeriodicEvaluation
 from .images import save_grid
 from .loss import Loss
 from .networks import Discriminator, Generator
+from .regularizers import R1
 
 N_FIXED_SAMPLES = 64
 
@@ -54,6 +58,7 @@ class TrainerCallbacks:
     def on_epoch_end(self, epoch: int, grid: Path) -> None: ...
     def on_checkpoint(self, path: Path) -> None: ...
     def on_eval(self, record: dict[str, Any]) -> None: ...
+    def on_warning(self, message: str) -> None: ...
 
 
 def build_optimizer(params, name: str, lr: float, betas: tuple[float, float],
@@ -75,13 +80,19 @@ def build_optimizer(params, name: str, lr: float, betas: tuple[float, float],
 
 
 class Trainer:
-    """Trains ``G`` and ``D`` with ``loss`` on ``data``, writing into ``run_dir``."""
+    """Trains ``G`` and ``D`` with ``loss`` on ``data``, writing into ``run_dir``.
+
+    ``augment`` (a module, see :mod:`artgan.core.augment`) is applied to every image D
+    sees; ``config.ema`` keeps an EMA generator (``self.ema``) used for samples and
+    metrics, and ``config.r1`` adds a lazy R1 penalty. ``evaluation`` scores the
+    generator every ``evaluation.every`` steps (see :mod:`artgan.core.evaluation`).
+    """
 
     def __init__(self, G: Generator, D: Discriminator, loss: Loss, data: DataSource,
                  config: RunConfig, *, run_dir: str | Path, device: torch.device,
                  precision: Precision, callbacks: TrainerCallbacks | None = None,
                  evaluation: PeriodicEvaluation | None = None,
-                 dist: Distributed | None = None):
+                 dist: Distributed | None = None, augment: torch.nn.Module | None = None):
         self.G, self.D, self.loss, self.data, self.config = G.to(device), D.to(device), loss, \
             data, config
         self.run_dir, self.device, self.precision = Path(run_dir), device, precision
@@ -95,6 +106,14 @@ class Trainer:
         self.opt_g = build_optimizer(G.parameters(), opt.name, opt.lr_g, opt.betas, opt.weight_decay)
         self.opt_d = build_optimizer(D.parameters(), opt.name, opt.lr_d, opt.betas, opt.weight_decay)
         self.scaler_g, self.scaler_d = precision.grad_scaler(), precision.grad_scaler()
+        # what the loss calls D: D(augment(x), y) when augmenting, else D itself
+        self.D_view = self.D if augment is None else \
+            AugmentedDiscriminator(self.D, augment.to(device))
+        self.ema = GeneratorEMA(self.G, config.ema_decay) if config.ema else None
+        self.r1 = R1(config.r1, config.r1_every) if config.r1 > 0 else None
+        self._real_reference: torch.Tensor | None = None
+        self._watch_images: torch.Tensor | None = None
+        self._last_rate = 0.0
         self.step = 0
         self.steps_per_epoch = data.batches_per_epoch(config.batch_size)
         self.total_steps = config.epochs * self.steps_per_epoch
@@ -148,6 +167,8 @@ class Trainer:
             self.train_step(indices)
             self.step += 1
             self._stop_signal = self.dist.agree_stop(self._signal_received)
+            if self.step % self.steps_per_epoch == 0:
+                self._watch()  # before the log line, so it lands in this step's record
             if self.step % self.config.log_every == 0:
                 self._log()
             if self.evaluation is not None and self.step % self.evaluation.every == 0:
@@ -175,6 +196,8 @@ class Trainer:
             self._phases(real, z, y)
 
     def _phases(self, real: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None) -> None:
+        if self.config.mirror:
+            real = random_mirror(real)
         g_due = (self.step + 1) % self.config.n_critic == 0
         with torch.set_grad_enabled(g_due), self.precision.autocast():
             fake = self.G(z, y)
@@ -184,10 +207,12 @@ class Trainer:
         every = getattr(self.loss, "regularize_every", 0)
         if every and self.step % every == 0:
             self._reg_step(real, y)
+        if self.r1 is not None and self.r1.due(self.step):
+            self._r1_step(real, y)
 
     def _d_step(self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None) -> None:
         with self.precision.autocast():
-            out = self.loss.discriminator_loss(self.G, self.D, real, fake, y)
+            out = self.loss.discriminator_loss(self.G, self.D_view, real, fake, y)
         self._update(self.opt_d, self.scaler_d, out["loss"])
         self.loss.after_discriminator_step(self.D)
         self._record("d", out)
@@ -196,18 +221,26 @@ class Trainer:
         self.D.requires_grad_(False)  # no weight gradients for D in the G step
         try:
             with self.precision.autocast():
-                out = self.loss.generator_loss(self.G, self.D, real, fake, y)
+                out = self.loss.generator_loss(self.G, self.D_view, real, fake, y)
             self._update(self.opt_g, self.scaler_g, out["loss"])
         finally:
             self.D.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update(self.G, self.step)
         self._record("g", out)
 
     def _reg_step(self, real: torch.Tensor, y: torch.Tensor | None) -> None:
         with self.precision.autocast():
-            out = self.loss.regularizer_loss(self.G, self.D, real, y)
+            out = self.loss.regularizer_loss(self.G, self.D_view, real, y)
         if out:
             self._update(self.opt_d, self.scaler_d, out["loss"])
             self._record("reg", out)
+
+    def _r1_step(self, real: torch.Tensor, y: torch.Tensor | None) -> None:
+        with self.precision.autocast():
+            out = self.r1(self.D_view, real, y)
+        self._update(self.opt_d, self.scaler_d, out["loss"])
+        self._record("r1", out)
 
     def _update(self, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
                 loss: torch.Tensor) -> None:
@@ -234,8 +267,10 @@ class Trainer:
             if names else []
         now, last_step = time.perf_counter(), self._last_log[1]
         images = (self.step - last_step) * self.config.batch_size
+        if images:
+            self._last_rate = round(images / max(now - self._last_log[0], 1e-9), 2)
         record: dict[str, Any] = {"step": self.step, "epoch": self.epoch,
-                                  "images_per_s": round(images / max(now - self._last_log[0], 1e-9), 2)}
+                                  "images_per_s": self._last_rate}
         record.update({n: v / self._counts[n] for n, v in zip(names, values)})
         self._sums.clear()
         self._counts.clear()
@@ -267,24 +302,49 @@ class Trainer:
     # -- samples and checkpoints ----------------------------------------------------------
     @torch.no_grad()
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Generate images with G in eval mode (BatchNorm running statistics)."""
-        was_training = self.G.training
-        self.G.eval()
+        """Generate images in eval mode (BatchNorm running statistics), with the EMA
+        generator when there is one."""
+        G = self.ema.module if self.ema is not None else self.G
+        was_training = G.training
+        G.eval()
         try:
             with self.precision.autocast():
-                return self.G(z, y).float()
+                return G(z, y).float()
         finally:
-            self.G.train(was_training)
+            G.train(was_training)
 
-    def _write_grid(self, path: Path) -> Path:
+    def _write_grid(self, path: Path, images: torch.Tensor | None = None) -> Path:
         if self.dist.is_main:  # generate() syncs nothing, so the other ranks need not wait
-            save_grid(self.generate(self.fixed_z, self.fixed_y), path, nrow=8)
+            save_grid(self.generate(self.fixed_z, self.fixed_y) if images is None else images,
+                      path, nrow=8)
         return path
+
+    def diversity(self, images: torch.Tensor) -> float:
+        """Collapse watch: see :mod:`artgan.core.collapse` (a fixed real batch as reference)."""
+        if self._real_reference is None:
+            order = self.data.epoch_indices(0, self.config.seed)[:N_FIXED_SAMPLES]
+            self._real_reference = self.data.load_batch(order)[0]
+        return diversity_ratio(images.cpu(), self._real_reference)
+
+    def _watch(self) -> None:
+        """Collapse watch at an epoch's end: record ``watch/diversity``, warn if low.
+
+        Every rank computes it (the same weights give the same value), so that all ranks
+        log the same statistics."""
+        images = self.generate(self.fixed_z, self.fixed_y)
+        ratio = self.diversity(images)
+        self._record("watch", {"diversity": torch.tensor(ratio, device=self.device)})
+        self._watch_images = images
+        warning = collapse_warning(ratio, self.epoch, self.step)
+        if warning:
+            self.callbacks.on_warning(warning)
 
     def _end_epoch(self, epoch: int) -> None:
         if self._sums:
             self._log()
-        grid = self._write_grid(self.run_dir / "samples" / f"epoch-{epoch + 1:04d}.png")
+        grid = self._write_grid(self.run_dir / "samples" / f"epoch-{epoch + 1:04d}.png",
+                                self._watch_images)
+        self._watch_images = None
         self.callbacks.on_epoch_end(epoch + 1, grid)
         self.save_checkpoint()
 
@@ -297,6 +357,7 @@ class Trainer:
         return {"format": FORMAT_VERSION, "artgan_version": __version__,
                 "config": self.config.to_dict(), "step": self.step, "epoch": self.epoch,
                 "generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
+                **({"generator_ema": self.ema.state_dict()} if self.ema is not None else {}),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
                 "num_classes": self.G.num_classes, "class_names": list(self.data.class_names),
@@ -307,6 +368,8 @@ class Trainer:
         """Restore everything :meth:`state_dict` saved; training continues exactly."""
         self.G.load_state_dict(ckpt["generator"])
         self.D.load_state_dict(ckpt["discriminator"])
+        if self.ema is not None:  # a checkpoint from before EMA: start the average at G
+            self.ema.load_state_dict(ckpt.get("generator_ema", ckpt["generator"]))
         self.opt_g.load_state_dict(ckpt["opt_g"])
         self.opt_d.load_state_dict(ckpt["opt_d"])
         if ckpt.get("scaler_g"):

@@ -242,6 +242,18 @@ class FolderDataSource(InMemoryDataSource):
         self.load_counts = counts  # {"cached": n, "decoded": m}: where the images came from
 
     @classmethod
+    def count_images(cls, argument: str | None, options: FolderOptions | None = None
+                     ) -> int | None:
+        """Image files under PATH (before unusable ones are skipped); None if no folder.
+
+        Cheap (a directory walk, no decoding): ``--recipe auto`` uses it to pick the
+        small-data recipe for small folders.
+        """
+        if not argument or not os.path.isdir(os.path.expanduser(argument)):
+            return None
+        return len(scan_images(os.path.expanduser(argument)))
+
+    @classmethod
     def from_spec(cls, argument: str | None, options: FolderOptions | None, *,
                   resolution: int | None, channels: int, seed: int = 0) -> FolderDataSource:
         """The registered factory: ``argument`` is PATH from ``--data folder:PATH``."""

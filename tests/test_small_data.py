@@ -1,0 +1,237 @@
+"""Generator EMA, R1, the small-data recipe and the collapse watch."""
+
+import json
+
+import pytest
+import torch
+
+import artgan
+from artgan.core.checkpoint import load_checkpoint, save_atomic
+from artgan.core.collapse import diversity_ratio
+from artgan.core.config import resolve_config
+from artgan.core.ema import GeneratorEMA, ema_decay_at
+from artgan.core.networks import Discriminator, Generator
+from artgan.core.regularizers import R1, r1_penalty
+from artgan.core.trainer import TrainerCallbacks
+from artgan.core.sampling import load_generator
+from artgan.plugin_host import get_registry
+
+from .helpers import TINY, artgan as cli, read_stats
+
+SMALL_RECIPE = ["recipe small-data: augment=color,translation,cutout",
+                "recipe small-data: ema=True", "recipe small-data: ema_decay=0.99",
+                "recipe small-data: r1=1.0"]
+
+
+# -- EMA ------------------------------------------------------------------------------
+def test_ema_decay_ramps_up_then_caps():
+    assert ema_decay_at(0, 0.999) == pytest.approx(0.1)  # (1 + 0) / (10 + 0)
+    assert ema_decay_at(90, 0.999) == pytest.approx(91 / 100)
+    assert ema_decay_at(10 ** 6, 0.999) == 0.999
+
+
+def test_ema_update_matches_a_hand_computation():
+    G = torch.nn.Sequential(torch.nn.Linear(1, 1, bias=False), torch.nn.BatchNorm1d(1))
+    with torch.no_grad():
+        G[0].weight.fill_(2.0)
+    ema = GeneratorEMA(G, decay=0.5)
+    with torch.no_grad():
+        G[0].weight.fill_(4.0)
+        G[1].running_mean.fill_(3.0)
+    ema.update(G, step=0)  # decay_0 = min(0.5, 1/10) = 0.1: 0.1*2 + 0.9*4 = 3.8
+    assert ema.module[0].weight.item() == pytest.approx(3.8)
+    assert ema.module[1].running_mean.item() == 3.0  # buffers copied, not averaged
+    with torch.no_grad():
+        G[0].weight.fill_(0.0)
+    ema.update(G, step=100)  # decay = min(0.5, 101/110) = 0.5: 0.5*3.8 + 0.5*0 = 1.9
+    assert ema.module[0].weight.item() == pytest.approx(1.9)
+    assert not any(p.requires_grad for p in ema.module.parameters())
+
+
+def test_ema_resume_restores_the_average_exactly(tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    cli("run", *TINY, "--ema", "--ema-decay", "0.9", "--max-steps", "13", "--out", straight)
+    cli("run", *TINY, "--ema", "--ema-decay", "0.9", "--max-steps", "5", "--out", split)
+    cli("run", "--resume", split, "--max-steps", "13")
+    a, b = load_checkpoint(straight), load_checkpoint(split)
+    assert a["config"]["ema"] is True and a["step"] == b["step"] == 13
+    for key, value in a["generator_ema"].items():
+        assert torch.equal(value, b["generator_ema"][key]), f"generator_ema.{key} differs"
+    assert any(not torch.equal(v, a["generator"][k]) for k, v in a["generator_ema"].items()
+               if v.is_floating_point())
+
+
+def test_checkpoint_without_ema_still_loads_and_resumes(tmp_path):
+    run = tmp_path / "run"
+    cli("run", *TINY, "--ema", "--max-steps", "3", "--out", run)
+    path = run / "checkpoints" / "last.pt"
+    old = load_checkpoint(path)
+    del old["generator_ema"]  # as written before EMA existed
+    save_atomic(old, path)
+    cli("run", "--resume", run, "--max-steps", "5")
+    assert load_checkpoint(run)["step"] == 5
+
+
+def test_sample_uses_the_ema_generator_unless_told_not_to(tmp_path):
+    run = tmp_path / "run"
+    cli("run", *TINY, "--ema", "--max-steps", "6", "--out", run)
+    ckpt = load_checkpoint(run)
+    G_ema, _, _ = load_generator(run, get_registry(), device="cpu")
+    G_raw, _, _ = load_generator(run, get_registry(), device="cpu", ema=False)
+    for key, value in G_ema.state_dict().items():
+        assert torch.equal(value, ckpt["generator_ema"][key])
+        assert torch.equal(G_raw.state_dict()[key], ckpt["generator"][key])
+    cli("sample", "--ckpt", run, "-n", "2", "--out", tmp_path / "ema", "--seed", "1")
+    cli("sample", "--ckpt", run, "-n", "2", "--out", tmp_path / "raw", "--seed", "1",
+        "--no-ema")
+    assert (tmp_path / "ema" / "sample-0000.png").read_bytes() != \
+        (tmp_path / "raw" / "sample-0000.png").read_bytes()
+
+
+# -- R1 -------------------------------------------------------------------------------
+class LinearCritic(Discriminator):
+    """D(x) = w . x: grad_x D = w everywhere, so ||grad||^2 = ||w||^2."""
+
+    def __init__(self, resolution=16, channels=3):
+        super().__init__(resolution=resolution, channels=channels)
+        self.w = torch.nn.Parameter(torch.randn(channels * resolution * resolution))
+
+    def forward(self, x, y=None):
+        return x.flatten(1) @ self.w
+
+
+def test_r1_matches_the_closed_form_of_a_linear_critic():
+    D = LinearCritic()
+    real = torch.randn(5, 3, 16, 16)
+    w2 = D.w.detach().square().sum()
+    assert r1_penalty(D, real, None).item() == pytest.approx(w2.item(), rel=1e-5)
+    out = R1(gamma=2.0, every=4)(D, real, None)
+    # k * gamma/2 * ||w||^2 = 4 * 1 * ||w||^2
+    assert out["loss"].item() == pytest.approx(4 * w2.item(), rel=1e-5)
+    out["loss"].backward()  # d/dw of 4 ||w||^2 = 8 w: the penalty trains D
+    assert torch.allclose(D.w.grad, 8 * D.w.detach(), rtol=1e-5)
+
+
+def test_r1_is_applied_lazily_every_k_steps(tmp_path):
+    trainer = artgan.make_trainer(data="demo", resolution=16, batch_size=8, max_steps=7,
+                                  device="cpu", r1=1.0, r1_every=3,
+                                  options={"gen": {"ngf": 8}, "disc": {"ndf": 8},
+                                           "data": {"size": 64}}, out=tmp_path / "run")
+    steps, inner = [], trainer.r1.__call__
+
+    class Spy:
+        due = trainer.r1.due
+
+        def __call__(self, D, real, y):
+            steps.append(trainer.step)
+            return inner(D, real, y)
+
+    trainer.r1 = Spy()
+    trainer.fit()
+    assert steps == [0, 3, 6]
+    assert any("r1/penalty" in r for r in read_stats(tmp_path / "run"))
+
+
+# -- recipe ---------------------------------------------------------------------------
+@pytest.fixture
+def small_folder(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "paintings"
+    folder.mkdir()
+    for i in range(12):
+        Image.new("RGB", (20, 20), (20 * i, 90, 200 - 10 * i)).save(folder / f"{i}.png")
+    return folder
+
+
+def test_small_folder_gets_the_small_data_recipe(small_folder):
+    config = resolve_config(get_registry(), data=f"folder:{small_folder}")
+    assert list(config.notes) == SMALL_RECIPE
+    assert config.augment == ("color", "translation", "cutout")
+    assert config.ema and config.ema_decay == 0.99 and config.r1 == 1.0
+    assert config.disc.options["spectral_norm"] is False
+
+
+def test_explicit_flags_beat_the_small_data_recipe(small_folder, tmp_path):
+    out = cli("run", "--data", f"folder:{small_folder}", "--augment", "translation",
+              "--no-ema", "--ema-decay", "0.5", "--r1", "0", "--dry-run",
+              "--out", tmp_path / "x").output
+    config = json.loads(out)
+    assert config["augment"] == ["translation"] and config["ema"] is False
+    assert config["r1"] == 0.0 and config["ema_decay"] == 0.5
+    assert config["notes"] == []
+
+
+def test_recipe_none_turns_it_off_and_demo_runs_do_not_get_it(small_folder, tmp_path):
+    off = resolve_config(get_registry(), data=f"folder:{small_folder}", recipe="none")
+    assert off.notes == () and off.augment == () and not off.ema and off.r1 == 0
+    quick = resolve_config(get_registry())  # the quickstart default stays as it was
+    assert quick.augment == () and not quick.ema and quick.r1 == 0
+    assert all(n.startswith("recipe quickstart") for n in quick.notes)
+    demo = resolve_config(get_registry(), data="demo", overrides={"data": {"size": 100}})
+    assert demo.notes == () and demo.augment == ()
+
+
+def test_recipe_can_be_asked_for_by_name_and_help_lists_recipes(tmp_path):
+    config = json.loads(cli("run", "--data", "demo:waves", "--recipe", "small-data",
+                            "--dry-run", "--out", tmp_path / "x").output)
+    assert config["notes"] == SMALL_RECIPE
+    help_text = cli("run", "--help").output
+    assert "quickstart" in help_text and "small-data" in help_text and "none" in help_text
+
+
+def test_large_folders_do_not_get_the_recipe():
+    from artgan.core.recipes import pick_recipe
+
+    assert pick_recipe("auto", "folder:x", 1999) == "small-data"
+    assert pick_recipe("auto", "folder:x", 2000) == "none"
+    assert pick_recipe("auto", None, None) == "quickstart"
+
+
+def test_unknown_augmentation_names_the_flag(tmp_path):
+    result = cli("run", "--augment", "colour", "--dry-run", "--out", tmp_path / "x", expect=2)
+    assert "--augment" in result.output and "Did you mean: color" in result.output
+
+
+# -- collapse watch -------------------------------------------------------------------
+def test_diversity_ratio_is_zero_for_copies_and_one_for_real_images():
+    real = torch.rand(10, 3, 8, 8)
+    assert diversity_ratio(real, real) == pytest.approx(1.0)
+    assert diversity_ratio(real[:1].expand(10, -1, -1, -1), real) < 1e-4
+
+
+class ConstantGenerator(Generator):
+    """Ignores z: the most collapsed generator there is."""
+
+    def __init__(self, resolution=16, channels=3):
+        super().__init__(z_dim=4, resolution=resolution, channels=channels)
+        self.image = torch.nn.Parameter(torch.zeros(channels, resolution, resolution))
+
+    def forward(self, z, y=None):
+        return torch.tanh(self.image).expand(z.shape[0], -1, -1, -1) + 0 * z.sum()
+
+
+def test_collapse_warning_waits_for_the_warm_up():
+    from artgan.core.collapse import WARMUP_STEPS, collapse_warning
+
+    assert collapse_warning(0.01, 1, WARMUP_STEPS - 1) is None
+    assert "collapsing" in collapse_warning(0.01, 3, WARMUP_STEPS)
+    assert collapse_warning(0.9, 3, WARMUP_STEPS) is None
+
+
+def test_collapse_is_logged_and_warned_about(tmp_path, monkeypatch):
+    monkeypatch.setattr("artgan.core.collapse.WARMUP_STEPS", 2)
+    warnings = []
+
+    class Callbacks(TrainerCallbacks):
+        def on_warning(self, message):
+            warnings.append(message)
+
+    trainer = artgan.make_trainer(gen=ConstantGenerator, disc=LinearCritic, data="demo",
+                                  resolution=16, batch_size=8, epochs=2, device="cpu",
+                                  options={"data": {"size": 16}}, callbacks=Callbacks(),
+                                  out=tmp_path / "run")
+    trainer.fit()
+    watch = [r["watch/diversity"] for r in read_stats(tmp_path / "run") if "watch/diversity" in r]
+    assert len(watch) == 2 and max(watch) < 1e-4  # 2 steps per epoch
+    assert len(warnings) == 2 and "epoch 1:" in warnings[0] and "collapsing" in warnings[0]
