@@ -37,14 +37,17 @@ def test_ema_update_matches_a_hand_computation():
     ema = GeneratorEMA(G, decay=0.5)
     with torch.no_grad():
         G[0].weight.fill_(4.0)
-        G[1].running_mean.fill_(3.0)
+        G[1].running_mean.fill_(3.0)  # the copy started at 0
+        G[1].num_batches_tracked.fill_(7)
     ema.update(G, step=0)  # decay_0 = min(0.5, 1/10) = 0.1: 0.1*2 + 0.9*4 = 3.8
     assert ema.module[0].weight.item() == pytest.approx(3.8)
-    assert ema.module[1].running_mean.item() == 3.0  # buffers copied, not averaged
+    assert ema.module[1].running_mean.item() == pytest.approx(2.7)  # 0.1*0 + 0.9*3: averaged
+    assert ema.module[1].num_batches_tracked.item() == 7  # integer buffers copied
     with torch.no_grad():
         G[0].weight.fill_(0.0)
     ema.update(G, step=100)  # decay = min(0.5, 101/110) = 0.5: 0.5*3.8 + 0.5*0 = 1.9
     assert ema.module[0].weight.item() == pytest.approx(1.9)
+    assert ema.module[1].running_mean.item() == pytest.approx(2.85)  # 0.5*2.7 + 0.5*3
     assert not any(p.requires_grad for p in ema.module.parameters())
 
 

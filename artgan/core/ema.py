@@ -7,8 +7,12 @@ than those of the last step (Karras et al. 2018, Yazici et al. 2019). With ramp-
     theta_ema <- decay_t * theta_ema + (1 - decay_t) * theta
 
 so early on, when the average would be dominated by the random initialisation, it
-follows the generator closely (decay_0 = 0.1). Buffers (BatchNorm running statistics)
-are copied, not averaged.
+follows the generator closely (decay_0 = 0.1). Floating-point buffers (BatchNorm
+running statistics) are averaged the same way, as timm's ModelEmaV2 does, so that the
+averaged weights are normalised with statistics from the same stretch of training;
+copying the latest statistics onto averaged weights made the EMA samples of a DCGAN
+generator far less varied than the raw generator's (bench/README.md). Integer buffers
+(``num_batches_tracked``) are copied.
 """
 
 from __future__ import annotations
@@ -39,7 +43,10 @@ class GeneratorEMA:
         for e, p in zip(self.module.parameters(), G.parameters()):
             e.lerp_(p.detach().to(e.dtype), 1.0 - d)  # e + (1-d)(p - e) = d*e + (1-d)*p
         for b_ema, b in zip(self.module.buffers(), G.buffers()):
-            b_ema.copy_(b)
+            if b_ema.is_floating_point():
+                b_ema.lerp_(b.detach().to(b_ema.dtype), 1.0 - d)
+            else:
+                b_ema.copy_(b)
 
     def state_dict(self) -> dict:
         return self.module.state_dict()
