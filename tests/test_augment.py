@@ -154,3 +154,26 @@ def test_random_mirror_flips_about_half_the_images():
     out = random_mirror(x)
     flipped = (out[:, 0, 0, 0] == 15).sum().item()
     assert 70 < flipped < 130 and torch.equal(out[out[:, 0, 0, 0] == 0], x[out[:, 0, 0, 0] == 0])
+
+
+def test_augmentation_options_from_the_command_line(tmp_path):
+    import json
+
+    from artgan.core.config import RunConfig
+    from artgan.core.session import build_augment
+
+    from .helpers import TINY, artgan
+
+    result = artgan("run", *TINY, "--augment", "translation,cutout", "-o",
+                    "translation.ratio=0.25", "--dry-run")
+    config = RunConfig.from_dict(json.loads(result.output))
+    assert config.augment_options == {"translation": {"ratio": 0.25}, "cutout": {"ratio": 0.5}}
+    pipeline = build_augment(config, get_registry())
+    assert [type(a).__name__ for a in pipeline.augmentations] == ["Translation", "Cutout"]
+    assert pipeline.augmentations[0].ratio == 0.25
+    result = artgan("run", *TINY, "--augment", "translation", "-o", "cutout.ratio=0.3",
+                    "--dry-run", expect=2)
+    assert "'cutout' is not a chosen metric or augmentation" in result.output
+    result = artgan("run", *TINY, "--augment", "translation", "-o", "translation.size=3",
+                    "--dry-run", expect=2)
+    assert "ratio" in result.output  # the valid keys are listed

@@ -62,7 +62,8 @@ _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.option("-o", "overrides", multiple=True, metavar="GROUP.KEY=VALUE",
               help="Component option, e.g. -o gen.ngf=32 -o loss.label_smoothing=0.1 "
-                   "(groups: gen, disc, loss, data).")
+                   "(groups: gen, disc, loss, data, and each chosen metric or augmentation, "
+                   "e.g. -o translation.ratio=0.25).")
 @click.option("--recipe", default="auto", show_default=True,
               type=click.Choice(["auto", *RECIPES]),
               help="Defaults for a situation, applied only where you chose nothing: "
@@ -116,7 +117,8 @@ def run_command(ctx: click.Context, **kw) -> None:
         config, run_dir, ckpt = _resume_config(ctx, kw)
     else:
         try:
-            overrides = parse_overrides(kw["overrides"], extra_groups=kw["metrics"])
+            groups = (*kw["metrics"], *registry.names("augmentation"))
+            overrides = parse_overrides(kw["overrides"], extra_groups=groups)
         except OptionError as exc:
             raise click.BadParameter(str(exc), param_hint="-o") from None
         config = _resolve(resolve_config, registry, kw, overrides, plugin_versions())

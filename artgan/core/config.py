@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .options import OptionError, as_dict, build_options
+from .options import GROUPS, OptionError, as_dict, build_options
 from .recipes import RECIPES, pick_recipe
 from .registry import Registry
 
@@ -75,6 +75,7 @@ class RunConfig:
     compile: bool = False  # torch.compile G and D
     plugin_versions: dict[str, str] = field(default_factory=dict)
     augment: tuple[str, ...] = ()  # DiffAugment augmentations applied wherever D sees images
+    augment_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # -o NAME.KEY=V
     mirror: bool = False  # random horizontal flips of the real images
     ema: bool = False  # keep an EMA of the generator; samples and metrics use it
     ema_decay: float = 0.999
@@ -178,7 +179,7 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
             overrides[group][option_name] = value
         notes.append(f"recipe {recipe}: {key}={value}")
     data, resolution, epochs = run["data"], run["resolution"], run["epochs"]
-    augment_names = _augmentations(registry, run["augment"])
+    augment_names, augment_options = _augmentations(registry, run["augment"], overrides)
     data_name, argument = parse_data_spec(data or "demo", registry)
     data_choice, data_entry, _ = _component(registry, "data", data_name,
                                          overrides.get("data", {}), "--data", argument)
@@ -202,10 +203,15 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
     if compile and getattr(loss_obj, "needs_double_backward", False):
         notes.append(f"--compile: the discriminator stays uncompiled: loss {loss_choice.name!r} "
                      f"needs double backward, which torch.compile does not support")
+    elif compile and run["r1"]:
+        notes.append("--compile: the discriminator stays uncompiled: the R1 penalty needs "
+                     "double backward, which torch.compile does not support")
     recommended = getattr(loss_obj, "optimizer", None)
     n_critic = int(getattr(loss_obj, "n_critic", 1))
     optimizer = optimizer_config(recommended, loss_choice.name, lr, lr_g, lr_d)
     metric_choices = _metrics(registry, metrics, overrides)
+    _refuse_stray_groups(overrides, {c.name for c in metric_choices} | set(metrics),
+                         set(augment_names) | set(augment_options))
     return RunConfig(gen=gen_choice, disc=disc_choice, loss=loss_choice, data=data_choice,
                      resolution=int(resolution), channels=channels, batch_size=batch_size,
                      epochs=int(epochs), max_steps=max_steps, n_critic=n_critic,
@@ -214,7 +220,8 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                      plugin_versions=dict(plugin_versions or {}), notes=tuple(notes),
                      metrics=metric_choices, eval_every=eval_every, eval_images=eval_images,
                      eval_real=eval_real, sync_bn=bool(sync_bn), compile=bool(compile),
-                     augment=augment_names, mirror=bool(run["mirror"]), ema=bool(run["ema"]),
+                     augment=augment_names, augment_options=augment_options,
+                     mirror=bool(run["mirror"]), ema=bool(run["ema"]),
                      ema_decay=_checked_decay(0.999 if run["ema_decay"] is None
                                               else run["ema_decay"]),
                      r1=float(run["r1"] or 0.0), r1_every=int(r1_every))
@@ -227,12 +234,6 @@ def _metrics(registry: Registry, names, overrides: dict[str, dict[str, Any]]) ->
         entry = registry.get("metric", name)
         values = {**overrides.get(name, {}), **overrides.get(entry.name, {})}
         choices.append(_component(registry, "metric", entry.name, values, "--metric")[0])
-    chosen = {c.name for c in choices} | set(names)
-    stray = sorted(g for g, v in overrides.items()
-                   if v and g not in ("gen", "disc", "loss", "data") and g not in chosen)
-    if stray:
-        raise ConfigError(f"-o {stray[0]}.*: {stray[0]!r} is not a chosen metric; add "
-                          f"--metric {stray[0]} or use the groups gen, disc, loss, data", "-o")
     if len({c.name for c in choices}) != len(choices):
         raise ConfigError("the same metric was chosen twice (an alias and its name)",
                           "--metric")
@@ -260,14 +261,35 @@ def _count_images(registry: Registry, data: str | None,
     return None if counter is None else counter(argument, opts)
 
 
-def _augmentations(registry: Registry, augment: str | tuple[str, ...] | list[str] | None
-                   ) -> tuple[str, ...]:
-    """Canonical augmentation names; unknown names raise with the registry's hints."""
+def _refuse_stray_groups(overrides: dict[str, dict[str, Any]], metrics: set[str],
+                         augmentations: set[str]) -> None:
+    """``-o NAME.KEY=V`` must name a core group, a chosen metric or a chosen augmentation."""
+    stray = sorted(g for g, v in overrides.items() if v and g not in GROUPS
+                   and g not in metrics and g not in augmentations)
+    if stray:
+        raise ConfigError(f"-o {stray[0]}.*: {stray[0]!r} is not a chosen metric or "
+                          f"augmentation; add --metric {stray[0]} or --augment {stray[0]}, or "
+                          f"use the groups {', '.join(GROUPS)}", "-o")
+
+
+def _augmentations(registry: Registry, augment: str | tuple[str, ...] | list[str] | None,
+                   overrides: dict[str, dict[str, Any]]
+                   ) -> tuple[tuple[str, ...], dict[str, dict[str, Any]]]:
+    """Canonical augmentation names and each one's options (``-o translation.ratio=0.25``);
+    unknown names raise with the registry's hints."""
     if augment is None:
-        return ()
+        return (), {}
     names = augment.split(",") if isinstance(augment, str) else list(augment)
-    names = [n.strip() for n in names if n.strip() and n.strip().lower() != "none"]
-    return tuple(registry.get("augmentation", n).name for n in names)
+    names = list(dict.fromkeys(n.strip() for n in names
+                               if n.strip() and n.strip().lower() != "none"))
+    canonical, options = [], {}
+    for name in names:
+        entry = registry.get("augmentation", name)
+        values = {**overrides.get(name, {}), **overrides.get(entry.name, {})}
+        choice = _component(registry, "augmentation", entry.name, values, "--augment")[0]
+        canonical.append(entry.name)
+        options[entry.name] = choice.options
+    return tuple(canonical), options
 
 
 def _checked_decay(decay: float) -> float:

@@ -132,8 +132,9 @@ def build_augment(config: RunConfig, registry: Registry):
         return None
     from .augment import AugmentPipeline
 
-    return AugmentPipeline([registry.build("augmentation", name) for name in config.augment],
-                           config.augment)
+    return AugmentPipeline([registry.build("augmentation", name,
+                                           config.augment_options.get(name, {}))
+                            for name in config.augment], config.augment)
 
 
 def check_loss_requirements(loss, D, config: RunConfig) -> None:
