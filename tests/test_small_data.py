@@ -148,8 +148,12 @@ def small_folder(tmp_path):
 
 
 def test_small_folder_gets_the_small_data_recipe(small_folder):
-    config = resolve_config(get_registry(), data=f"folder:{small_folder}")
-    assert list(config.notes) == SMALL_RECIPE
+    config = resolve_config(get_registry(), data=f"folder:{small_folder}", batch_size=4)
+    assert list(config.notes) == [*SMALL_RECIPE,
+                                  "recipe small-data: epochs=1000 (at least 3000 steps on 12 "
+                                  "images)"]  # 12 images at batch 4: 3 steps per epoch
+    assert config.epochs == 1000
+    assert resolve_config(get_registry(), data=f"folder:{small_folder}", epochs=7).epochs == 7
     assert config.augment == ("color", "translation", "cutout")
     assert config.ema and config.ema_decay == 0.99 and config.r1 == 1.0
     assert config.disc.options["spectral_norm"] is False
@@ -162,7 +166,7 @@ def test_explicit_flags_beat_the_small_data_recipe(small_folder, tmp_path):
     config = json.loads(out)
     assert config["augment"] == ["translation"] and config["ema"] is False
     assert config["r1"] == 0.0 and config["ema_decay"] == 0.5
-    assert config["notes"] == []
+    assert [n.split("=")[0] for n in config["notes"]] == ["recipe small-data: epochs"]
 
 
 def test_recipe_none_turns_it_off_and_demo_runs_do_not_get_it(small_folder, tmp_path):

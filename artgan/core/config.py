@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .options import GROUPS, OptionError, as_dict, build_options
-from .recipes import RECIPES, pick_recipe
+from .recipes import RECIPES, SMALL_DATA, SMALL_DATA_STEPS, pick_recipe
 from .registry import Registry
 
 
@@ -161,7 +161,8 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
     string (``"none"`` or ``""``: no augmentation).
     """
     overrides = {group: dict(values) for group, values in (overrides or {}).items()}
-    recipe = pick_recipe(recipe, data, _count_images(registry, data, overrides))
+    count = _count_images(registry, data, overrides)
+    recipe = pick_recipe(recipe, data, count)
     notes: list[str] = []
     run = {"data": data, "resolution": resolution, "epochs": epochs, "augment": augment,
            "mirror": mirror, "ema": ema, "ema_decay": ema_decay, "r1": r1}
@@ -178,6 +179,11 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
         else:
             overrides[group][option_name] = value
         notes.append(f"recipe {recipe}: {key}={value}")
+    if recipe == SMALL_DATA and run["epochs"] is None and count:
+        # a few hundred images make few steps per epoch: budget steps, not epochs
+        run["epochs"] = -(-SMALL_DATA_STEPS // max(1, count // batch_size))
+        notes.append(f"recipe {recipe}: epochs={run['epochs']} (at least {SMALL_DATA_STEPS} "
+                     f"steps on {count} images)")
     data, resolution, epochs = run["data"], run["resolution"], run["epochs"]
     augment_names, augment_options = _augmentations(registry, run["augment"], overrides)
     data_name, argument = parse_data_spec(data or "demo", registry)

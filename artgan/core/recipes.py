@@ -10,7 +10,8 @@ number on demand and never counts as small, so the quickstart run is unchanged).
 fights the discriminator over-fitting a few hundred images (Karras et al. 2020, Zhao et
 al. 2020): DiffAugment color+translation+cutout on everything D sees, an EMA of the
 generator for samples (decay 0.99: CPU budgets are a few thousand steps) and R1 (gamma
-1, lazily every 16 steps). Spectral normalisation of D was tried and dropped: it made
+1, lazily every 16 steps), and, unless ``--epochs`` is given, enough epochs for
+:data:`SMALL_DATA_STEPS` steps. Spectral normalisation of D was tried and dropped: it made
 the benchmark worse. bench/small_data.py measures the recipe against no recipe; see
 bench/README.md.
 """
@@ -22,6 +23,9 @@ from typing import Any
 SMALL_DATA = "small-data"
 #: Folders with fewer images than this get the small-data recipe under ``--recipe auto``.
 SMALL_DATA_LIMIT = 2000
+#: Unless ``--epochs`` is given, the small-data recipe trains at least this many steps
+#: (the 25 default epochs of 200 images at batch 64 would be only 75 steps).
+SMALL_DATA_STEPS = 3000
 
 RECIPES: dict[str, dict[str, Any]] = {
     "quickstart": {"data": "demo", "resolution": 32, "epochs": 60,
