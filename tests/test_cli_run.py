@@ -35,6 +35,34 @@ def test_run_writes_a_complete_run_folder(tmp_path):
                                                  "scaler_g", "scaler_d", "rng", "config"}
 
 
+def test_short_epochs_report_every_kth_epoch_without_changing_training(tmp_path):
+    # 128 images at batch 32: 4 steps an epoch; --sample-every 10 -> every 3rd epoch
+    short = ["--batch-size", "32", "--epochs", "10"]
+    sparse, dense = tmp_path / "sparse", tmp_path / "dense"
+    artgan("run", *TINY, *short, "--sample-every", "10", "--out", sparse)
+    artgan("run", *TINY, *short, "--sample-every", "1", "--out", dense)
+    assert sorted(p.name for p in (sparse / "samples").iterdir()) == \
+        ["epoch-0001.png", "epoch-0003.png", "epoch-0006.png", "epoch-0009.png",
+         "epoch-0010.png", "final.png"]  # the first, every 3rd, the last
+    assert len(list((dense / "samples").iterdir())) == 11
+    watched = [r["step"] for r in read_stats(sparse) if "watch/diversity" in r]
+    assert watched == [4, 12, 24, 36, 40]
+    a, b = load_checkpoint(sparse), load_checkpoint(dense)
+    for net in ("generator", "discriminator"):
+        for key, value in a[net].items():
+            assert torch.equal(value, b[net][key]), f"{net}.{key}: reporting changed training"
+
+
+def test_resume_applies_new_reporting_intervals(tmp_path):
+    run = tmp_path / "run"
+    artgan("run", *TINY, "--max-steps", "2", "--out", run)
+    artgan("run", "--resume", run, "--max-steps", "4", "--log-every", "1",
+           "--checkpoint-every", "3", "--sample-every", "7")
+    config = load_checkpoint(run)["config"]
+    assert (config["log_every"], config["checkpoint_every"], config["sample_every"]) == (1, 3, 7)
+    assert [r["step"] for r in read_stats(run)] == [2, 3, 4]
+
+
 def test_resumed_training_equals_uninterrupted_training(tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
     artgan("run", *TINY, "--max-steps", "13", "--out", straight)

@@ -16,8 +16,8 @@ from ..core.recipes import RECIPES
 
 # Options that may be given together with --resume (they extend or relocate a run).
 _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_run",
-                   "log_every", "checkpoint_every", "eval_every", "sync_bn", "compile",
-                   "nproc"}
+                   "log_every", "checkpoint_every", "sample_every", "eval_every", "sync_bn",
+                   "compile", "nproc"}
 
 
 @click.command("run")
@@ -97,7 +97,11 @@ _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_
 @click.option("--log-every", type=click.IntRange(1), default=10, show_default=True,
               help="Steps between stats lines.")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=500, show_default=True,
-              help="Steps between checkpoints (one is also saved every epoch).")
+              help="Steps between checkpoints (one is also saved with each sample grid).")
+@click.option("--sample-every", type=click.IntRange(1), default=50, show_default=True,
+              help="End-of-epoch sample grid, collapse watch and checkpoint at most this "
+                   "often in steps: every k-th epoch when epochs are shorter (small folders); "
+                   "the first and last epochs always.")
 @click.pass_context
 def run_command(ctx: click.Context, **kw) -> None:
     """Train a GAN. With no options: DCGAN on the built-in demo art (a few minutes on a CPU).
@@ -183,6 +187,7 @@ def _resolve(resolve_config, registry, kw, overrides, versions):
                   lr=kw["lr"], lr_g=kw["lr_g"], lr_d=kw["lr_d"], device=kw["device"],
                   precision=kw["precision"], seed=kw["seed"], overrides=overrides,
                   log_every=kw["log_every"], checkpoint_every=kw["checkpoint_every"],
+                  sample_every=kw["sample_every"],
                   plugin_versions=versions, recipe=kw["recipe"], metrics=kw["metrics"],
                   eval_every=kw["eval_every"], eval_images=kw["eval_images"],
                   sync_bn=kw["sync_bn"], compile=kw["compile_"], augment=kw["augment"],
@@ -234,7 +239,7 @@ def _resume_config(ctx: click.Context, kw):
     ckpt = load_checkpoint(path)
     config = RunConfig.from_dict(ckpt["config"])
     updates = {k: kw[k] for k in ("epochs", "max_steps", "device", "precision", "eval_every",
-                                  "sync_bn")
+                                  "sync_bn", "log_every", "checkpoint_every", "sample_every")
                if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
     if ctx.get_parameter_source("compile_") == ParameterSource.COMMANDLINE:
         updates["compile"] = kw["compile_"]

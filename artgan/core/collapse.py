@@ -2,7 +2,7 @@
 
     diversity = mean_{i<j} ||G(z_i) - G(z_j)||_2 / mean_{i<j} ||x_i - x_j||_2
 
-over the fixed-noise samples (written as the sample grid each epoch) and a fixed batch
+over the fixed-noise samples (written as the sample grid at the end of an epoch) and a fixed batch
 of real images. About 1 means the samples differ from each other as much as real
 images do; a collapsing generator, which draws (nearly) the same picture for every z,
 falls towards 0. Values above 1 are typical of noisy, untrained generators.

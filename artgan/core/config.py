@@ -71,6 +71,7 @@ class RunConfig:
     out: str = ""
     log_every: int = 10
     checkpoint_every: int = 500
+    sample_every: int = 50  # end-of-epoch grid/watch/checkpoint at least this many steps apart
     sync_bn: bool = False  # several processes: BatchNorm statistics over the global batch
     compile: bool = False  # torch.compile G and D
     plugin_versions: dict[str, str] = field(default_factory=dict)
@@ -144,7 +145,7 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                    lr_g: float | None = None, lr_d: float | None = None,
                    device: str = "auto", precision: str = "fp32", seed: int = 0,
                    out: str = "", overrides: dict[str, dict[str, Any]] | None = None,
-                   log_every: int = 10, checkpoint_every: int = 500,
+                   log_every: int = 10, checkpoint_every: int = 500, sample_every: int = 50,
                    plugin_versions: dict[str, str] | None = None,
                    recipe: str = "auto", metrics: tuple[str, ...] | list[str] = (),
                    eval_every: int = 500, eval_images: int = 1000,
@@ -223,6 +224,7 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                      epochs=int(epochs), max_steps=max_steps, n_critic=n_critic,
                      optimizer=optimizer, device=device, precision=precision, seed=seed,
                      out=out, log_every=log_every, checkpoint_every=checkpoint_every,
+                     sample_every=sample_every,
                      plugin_versions=dict(plugin_versions or {}), notes=tuple(notes),
                      metrics=metric_choices, eval_every=eval_every, eval_images=eval_images,
                      eval_real=eval_real, sync_bn=bool(sync_bn), compile=bool(compile),

@@ -55,7 +55,7 @@ class TrainerCallbacks:
 
     def on_start(self, trainer: "Trainer") -> None: ...
     def on_log(self, record: dict[str, Any]) -> None: ...
-    def on_epoch_end(self, epoch: int, grid: Path) -> None: ...
+    def on_epoch_end(self, epoch: int, grid: Path) -> None: ...  # epochs with a grid
     def on_checkpoint(self, path: Path) -> None: ...
     def on_eval(self, record: dict[str, Any]) -> None: ...
     def on_warning(self, message: str) -> None: ...
@@ -167,7 +167,7 @@ class Trainer:
             self.train_step(indices)
             self.step += 1
             self._stop_signal = self.dist.agree_stop(self._signal_received)
-            if self.step % self.steps_per_epoch == 0:
+            if self._epoch_report_due():
                 self._watch()  # before the log line, so it lands in this step's record
             if self.step % self.config.log_every == 0:
                 self._log()
@@ -177,7 +177,7 @@ class Trainer:
                 self.save_checkpoint()
             if self.step >= self.total_steps or self._stop_signal is not None:
                 break
-        if self.step % self.steps_per_epoch == 0:
+        if self._epoch_report_due():
             self._end_epoch(epoch)
 
     def train_step(self, indices: torch.Tensor) -> None:
@@ -338,6 +338,18 @@ class Trainer:
         warning = collapse_warning(ratio, self.epoch, self.step)
         if warning:
             self.callbacks.on_warning(warning)
+
+    def _epoch_report_due(self) -> bool:
+        """Whether the step just taken ends an epoch that gets the end-of-epoch work
+        (collapse watch, sample grid, checkpoint): the first and last epochs and every k-th
+        one, k = ceil(sample_every / steps per epoch). A folder of 200 images at batch 64
+        has 3-step epochs; without this it would write a grid and a checkpoint every 3
+        steps."""
+        if self.step % self.steps_per_epoch:
+            return False
+        every = -(-self.config.sample_every // self.steps_per_epoch)
+        return (self.step == self.steps_per_epoch or self.step >= self.total_steps
+                or (self.step // self.steps_per_epoch) % every == 0)
 
     def _end_epoch(self, epoch: int) -> None:
         if self._sums:
