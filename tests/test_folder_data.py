@@ -130,17 +130,7 @@ def test_centre_crop_removes_outer_quarters(tmp_path):
     assert np.all(out[..., 0] > out[..., 1] + 100) and np.all(out[..., 0] > out[..., 2] + 100)
 
 
-def test_big_jpeg_is_decoded_at_reduced_size(tmp_path, monkeypatch):
-    from PIL import JpegImagePlugin
-    drafted = []
-    original = JpegImagePlugin.JpegImageFile.draft
-
-    def spy(self, mode, size):
-        result = original(self, mode, size)
-        drafted.append(self.size)
-        return result
-
-    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+def test_big_jpeg_is_decoded_at_reduced_size(tmp_path, drafted):
     out = one(tmp_path, "x.jpg", halves((1024, 512), RED, BLUE), quality=95)
     assert drafted and min(drafted[0]) < 512 and min(drafted[0]) >= 16
     assert close(out[8, 1], RED, tol=25) and close(out[8, 14], BLUE, tol=25)
