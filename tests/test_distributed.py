@@ -21,7 +21,8 @@ import pytest
 import torch
 
 from artgan.core.checkpoint import load_checkpoint
-from artgan.core.distributed import Distributed, GlooSyncBatchNorm, sync_batchnorm
+from artgan.core.device import DeviceError
+from artgan.core.distributed import Distributed, GlooSyncBatchNorm, check_launch, sync_batchnorm
 
 from .helpers import TINY, artgan, read_stats
 
@@ -118,6 +119,31 @@ def test_sigterm_to_nproc_launcher_saves_and_exits_without_deadlock(tmp_path):
 def test_nproc_needs_the_command_line(tmp_path):
     result = artgan("run", *DDP_TINY, "--nproc", "2", "--out", tmp_path / "x", expect=2)
     assert "--nproc works from the command line only" in result.output
+
+
+def test_nproc_refuses_before_launching_what_the_workers_would_refuse(tmp_path, monkeypatch):
+    result = artgan("run", *TINY, "--batch-size", "15", "--nproc", "2", "--out", tmp_path / "x",
+                    expect=2)
+    assert "15 is the global batch and must be divisible by --nproc 2" in result.output
+    result = artgan("run", *DDP_TINY, "--precision", "fp16", "--nproc", "2",
+                    "--out", tmp_path / "x", expect=2)
+    assert "fp16 needs a CUDA device" in result.output
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(DeviceError, match="--nproc 2 needs one CUDA device per process but "
+                                          "this machine has 1: use --nproc 1"):
+        check_launch("cuda", 2)
+    check_launch("cpu", 4)  # the CPU takes any number of gloo processes
+
+
+def test_launcher_exits_with_the_status_of_the_worker_that_failed():
+    from types import SimpleNamespace
+
+    from artgan.cli.run_cmd import _worker_status
+
+    stopped, failed = SimpleNamespace(exitcode=-15), SimpleNamespace(exitcode=2)
+    assert _worker_status({0: stopped, 1: failed}) == 2  # rank 0 was only SIGTERMed
+    assert _worker_status({0: stopped}) == 1
 
 
 def test_one_process_shards_nothing():

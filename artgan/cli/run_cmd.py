@@ -132,6 +132,7 @@ def run_command(ctx: click.Context, **kw) -> None:
         click.echo(json.dumps(config.to_dict(), indent=2))
         return
     if kw["nproc"] > 1:
+        _check_before_launch(config, registry, kw["nproc"])
         _relaunch_with_torchrun(kw["nproc"])
     _train(config, registry, run_dir, ckpt)
 
@@ -144,6 +145,21 @@ def _check(config, registry) -> None:
     build_metrics(config, registry)
     data = build_data(config, registry)
     build_trainer(config, registry, run_dir=config.out, data=data, metrics={})
+
+
+def _check_before_launch(config, registry, nproc: int) -> None:
+    """What every worker would refuse, refused once, before torchrun starts them: the
+    batch split, the device, the precision and the metrics' weights."""
+    from ..core.device import resolve_device, resolve_precision
+    from ..core.distributed import check_launch
+    from ..core.session import build_metrics
+
+    if config.batch_size % nproc:
+        raise click.BadParameter(f"{config.batch_size} is the global batch and must be "
+                                 f"divisible by --nproc {nproc}", param_hint="--batch-size")
+    check_launch(config.device, nproc)
+    resolve_precision(config.precision, resolve_device(config.device))
+    build_metrics(config, registry)
 
 
 def _relaunch_with_torchrun(nproc: int) -> None:
@@ -174,8 +190,15 @@ def _relaunch_with_torchrun(nproc: int) -> None:
     except SignalException as exc:  # Ctrl-C / SIGTERM: the workers saved a checkpoint
         sys.exit(128 + int(exc.sigval))
     except ChildFailedError as exc:  # the workers printed why
-        sys.exit(min(exc.failures.items())[1].exitcode or 1)
+        sys.exit(_worker_status(exc.failures))
     sys.exit(0)
+
+
+def _worker_status(failures) -> int:
+    """The exit status of the first worker that failed by itself; torchrun then stops the
+    others with SIGTERM (negative exit codes), which says nothing about the cause."""
+    codes = [failure.exitcode for _, failure in sorted(failures.items())]
+    return next((code for code in codes if code > 0), 1)
 
 
 def _resolve(resolve_config, registry, kw, overrides, versions):

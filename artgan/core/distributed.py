@@ -172,6 +172,23 @@ class Distributed:
             torch.distributed.destroy_process_group()
 
 
+def _refuse_unshareable(device: torch.device, device_spec: str) -> None:
+    if device.type not in ("cuda", "cpu"):
+        raise DeviceError(f"--device {device_spec}: several processes need CUDA (NCCL) or "
+                          f"the CPU (gloo), not {device.type}")
+
+
+def check_launch(device_spec: str, nproc: int) -> None:
+    """Refuse, before any process starts, a device that ``nproc`` processes cannot use:
+    one CUDA device per process, or the CPU."""
+    device = resolve_device(device_spec)
+    _refuse_unshareable(device, device_spec)
+    count = torch.cuda.device_count() if device.type == "cuda" else nproc
+    if count < nproc:
+        raise DeviceError(f"--nproc {nproc} needs one CUDA device per process but this "
+                          f"machine has {count}: use --nproc {count} or fewer")
+
+
 def setup(device_spec: str = "auto") -> Distributed:
     """Read torchrun's environment and join the process group; a single process otherwise.
 
@@ -192,11 +209,9 @@ def setup(device_spec: str = "auto") -> Distributed:
         device = torch.device("cuda", local)
         torch.cuda.set_device(device)
         backend = "nccl"
-    elif device.type == "cpu":
-        backend = "gloo"
     else:
-        raise DeviceError(f"--device {device_spec}: several processes need CUDA (NCCL) or "
-                          f"the CPU (gloo), not {device.type}")
+        _refuse_unshareable(device, device_spec)
+        backend = "gloo"
     if not torch.distributed.is_initialized():
         kwargs = {"device_id": device} if backend == "nccl" else {}
         torch.distributed.init_process_group(backend, timeout=datetime.timedelta(minutes=10),
