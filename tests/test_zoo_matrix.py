@@ -10,6 +10,7 @@ unconditional networks, the norm a loss requires, the optimiser a loss recommend
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -175,7 +176,7 @@ RECOMMENDED = {
     "gan": ("adam", 2e-4, [0.5, 0.999], 1),
     "hinge": ("adam", 2e-4, [0.0, 0.9], 1),
     "lsgan": ("adam", 2e-4, [0.5, 0.999], 1),
-    "wgan": ("rmsprop", 5e-5, [0.0, 0.0], 5),
+    "wgan": ("rmsprop", 5e-5, [], 5),  # RMSprop has no betas
     "wgan-gp": ("adam", 1e-4, [0.0, 0.9], 5),
 }
 
@@ -190,8 +191,7 @@ def test_config_json_records_the_optimiser_the_loss_recommends(tmp_path, loss):
     opt = config["optimizer"]
     assert opt["name"] == name
     assert opt["lr_g"] == opt["lr_d"] == pytest.approx(lr, rel=1e-12)
-    if name == "adam":  # RMSprop has no betas
-        assert opt["betas"] == betas
+    assert opt["betas"] == betas
     assert config["n_critic"] == n_critic
     assert opt["source"] == f"recommended by loss {loss!r}"
     # Every effective hyperparameter is spelled out, defaults included.
@@ -222,6 +222,47 @@ def test_lr_overrides_both_networks_and_says_so(tmp_path):
     assert opt["lr_g"] == opt["lr_d"] == 3e-4
     assert opt["name"] == "adam" and opt["betas"] == [0.0, 0.9]  # the rest stays recommended
     assert "set by the user" in opt["source"]
+
+
+def test_optimiser_and_betas_override_the_recommendation(tmp_path):
+    run = tmp_path / "run"
+    artgan("run", "--loss", "wgan", "--optimizer", "adam", "--betas", "0", "0.9", *DEMO, *NET,
+           "--max-steps", "2", "--out", run)
+    opt = run_config(run)["optimizer"]
+    assert (opt["name"], opt["betas"], opt["lr_g"]) == ("adam", [0.0, 0.9], 5e-5)
+    assert opt["source"] == "recommended by loss 'wgan'; optimiser, betas set by the user"
+    state = load_checkpoint(run)["opt_d"]
+    assert state["param_groups"][0]["betas"] == (0.0, 0.9)
+    assert "exp_avg" in next(iter(state["state"].values()))  # Adam's moments, not RMSprop's
+    result = artgan("run", "--loss", "wgan", "--betas", "0", "0.9", *DEMO, *NET,
+                    "--out", tmp_path / "x", expect=2)
+    assert "the optimiser is RMSprop: add --optimizer adam" in result.output
+
+
+def test_wgan_training_keeps_every_critic_weight_clipped(tmp_path):
+    run = tmp_path / "run"
+    artgan("run", "--loss", "wgan", "-o", "loss.clip=0.02", *DEMO, *NET, "--max-steps", "3",
+           "--out", run)
+    weights = {k: v for k, v in load_checkpoint(run)["discriminator"].items()
+               if v.is_floating_point() and "running_" not in k}
+    assert weights and max(v.abs().max().item() for v in weights.values()) <= 0.02
+    assert max(v.abs().max().item() for v in weights.values()) > 0.019  # clipping was active
+
+
+@pytest.mark.parametrize("disc_options", [["-o", "disc.norm=instance"], ["-o", "disc.norm=none"],
+                                          ["-o", "disc.spectral_norm=true"]])
+def test_discriminator_norm_options_train(tmp_path, disc_options):
+    run = tmp_path / "run"
+    artgan("run", "--loss", "hinge", *disc_options, *DEMO, *NET, "--max-steps", "3",
+           "--out", run)
+    stats = read_stats(run)
+    assert stats[-1]["step"] == 3
+    assert all(math.isfinite(r["d/loss"]) and math.isfinite(r["g/loss"]) for r in stats)
+    keys = load_checkpoint(run)["discriminator"]
+    has_sn = any("parametrizations" in k for k in keys)
+    assert has_sn == ("disc.spectral_norm=true" in disc_options)
+    has_running_stats = any("running_mean" in k for k in keys)
+    assert has_running_stats == (disc_options == ["-o", "disc.spectral_norm=true"])
 
 
 # -- sampling conditional checkpoints ----------------------------------------------------------

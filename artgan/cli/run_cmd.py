@@ -42,6 +42,11 @@ _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_
               help="Generator learning rate (overrides --lr).")
 @click.option("--lr-d", type=click.FloatRange(0, min_open=True), default=None,
               help="Discriminator learning rate (overrides --lr).")
+@click.option("--optimizer", type=click.Choice(["adam", "rmsprop"]), default=None,
+              help="Optimiser of both networks [default: the loss's recommendation].")
+@click.option("--betas", type=(click.FloatRange(0, 1, max_open=True),) * 2, default=None,
+              metavar="B1 B2", help="Adam's betas, e.g. --betas 0 0.9 [default: the loss's "
+                                    "recommendation, else 0.5 0.999].")
 @click.option("--device", default="auto", show_default=True,
               help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
@@ -68,7 +73,7 @@ _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_
               type=click.Choice(["auto", *RECIPES]),
               help="Defaults for a situation, applied only where you chose nothing: "
                    "quickstart (demo art, 32 px, half-width nets; when --data is omitted), "
-                   "small-data (augmentation, EMA, R1, spectral norm; for folders under "
+                   "small-data (augmentation, EMA, R1, 3,000+ steps; for folders under "
                    "2,000 images) or none. auto picks one of them.")
 @click.option("--metric", "metrics", multiple=True, metavar="NAME",
               help="Evaluate during training (repeatable): fid, kid, is, ms-ssim. Writes "
@@ -207,7 +212,8 @@ def _resolve(resolve_config, registry, kw, overrides, versions):
     params = dict(gen=kw["gen"], disc=kw["disc"], loss=kw["loss"], data=kw["data"],
                   resolution=kw["resolution"], channels=int(kw["channels"]),
                   batch_size=kw["batch_size"], epochs=kw["epochs"], max_steps=kw["max_steps"],
-                  lr=kw["lr"], lr_g=kw["lr_g"], lr_d=kw["lr_d"], device=kw["device"],
+                  lr=kw["lr"], lr_g=kw["lr_g"], lr_d=kw["lr_d"], optimizer=kw["optimizer"],
+                  betas=kw["betas"], device=kw["device"],
                   precision=kw["precision"], seed=kw["seed"], overrides=overrides,
                   log_every=kw["log_every"], checkpoint_every=kw["checkpoint_every"],
                   sample_every=kw["sample_every"],

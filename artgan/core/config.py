@@ -143,6 +143,7 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                    channels: int = 3, batch_size: int = 64, epochs: int | None = None,
                    max_steps: int | None = None, lr: float | None = None,
                    lr_g: float | None = None, lr_d: float | None = None,
+                   optimizer: str | None = None, betas: tuple[float, float] | None = None,
                    device: str = "auto", precision: str = "fp32", seed: int = 0,
                    out: str = "", overrides: dict[str, dict[str, Any]] | None = None,
                    log_every: int = 10, checkpoint_every: int = 500, sample_every: int = 50,
@@ -215,7 +216,8 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                      "double backward, which torch.compile does not support")
     recommended = getattr(loss_obj, "optimizer", None)
     n_critic = int(getattr(loss_obj, "n_critic", 1))
-    optimizer = optimizer_config(recommended, loss_choice.name, lr, lr_g, lr_d)
+    optimizer = optimizer_config(recommended, loss_choice.name, lr, lr_g, lr_d,
+                                 name=optimizer, betas=betas)
     metric_choices = _metrics(registry, metrics, overrides)
     _refuse_stray_groups(overrides, {c.name for c in metric_choices} | set(metrics),
                          set(augment_names) | set(augment_options))
@@ -332,15 +334,29 @@ def _resolve_norm(disc: Choice, loss: Any, loss_name: str) -> tuple[Choice, list
 
 
 def optimizer_config(recommended: Any, loss_name: str, lr: float | None, lr_g: float | None,
-               lr_d: float | None) -> OptimizerConfig:
-    name = getattr(recommended, "name", "adam")
-    base_lr = getattr(recommended, "lr", 2e-4)
+                     lr_d: float | None, name: str | None = None,
+                     betas: tuple[float, float] | None = None) -> OptimizerConfig:
+    """The loss's recommended optimiser with what the user set on top (``--optimizer``,
+    ``--betas``, ``--lr``/``--lr-g``/``--lr-d``); ``source`` says which is which."""
+    recommended_name = getattr(recommended, "name", "adam")
+    name = (name or recommended_name).lower()
+    if name not in ("adam", "rmsprop"):
+        raise ConfigError(f"unknown optimiser {name!r}; choose adam or rmsprop", "--optimizer")
+    given = {"optimiser": name if name != recommended_name else None, "betas": betas,
+             "learning rate": lr, "lr_g": lr_g, "lr_d": lr_d}
+    chosen = [label for label, value in given.items() if value is not None]
+    if name == "rmsprop" and betas is not None:
+        raise ConfigError("these are Adam's; the optimiser is RMSprop: add --optimizer adam "
+                          "to use them", "--betas")
+    if name == "adam" and betas is None:
+        betas = getattr(recommended, "betas", (0.5, 0.999)) if recommended_name == "adam" \
+            else (0.5, 0.999)
+    base_lr = getattr(recommended, "lr", 2e-4) if lr is None else lr
     source = f"recommended by loss {loss_name!r}"
-    if lr is not None or lr_g is not None or lr_d is not None:
-        source += "; learning rate set by the user"
-    lr_default = base_lr if lr is None else lr
-    return OptimizerConfig(name=name, lr_g=lr_default if lr_g is None else lr_g,
-                           lr_d=lr_default if lr_d is None else lr_d,
-                           betas=tuple(getattr(recommended, "betas", (0.5, 0.999))),
+    if chosen:
+        source += f"; {', '.join(chosen)} set by the user"
+    return OptimizerConfig(name=name, lr_g=base_lr if lr_g is None else lr_g,
+                           lr_d=base_lr if lr_d is None else lr_d,
+                           betas=tuple(betas) if name == "adam" else (),
                            weight_decay=getattr(recommended, "weight_decay", 0.0),
                            source=source)
