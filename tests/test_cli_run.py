@@ -192,3 +192,12 @@ def test_bf16_autocast_trains_on_cpu(tmp_path):
     assert load_checkpoint(run)["config"]["precision"] == "bf16"
     assert all(torch.isfinite(v).all() for v in load_checkpoint(run)["generator"].values()
                if v.is_floating_point())
+
+
+def test_unusable_out_folder_and_huge_seed_are_clear_errors(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a folder")
+    result = artgan("run", *TINY, "--max-steps", "1", "--out", tmp_path / "notes.txt" / "run",
+                    expect=2)
+    assert "Error: cannot use" in result.output and "Not a directory" in result.output
+    result = artgan("run", *TINY, "--seed", str(2**70), "--dry-run", expect=2)
+    assert "--seed" in result.output and "is not in the range" in result.output

@@ -164,11 +164,13 @@ def test_labels_change_keeps_the_unused_entries(tmp_path, decodes):
     folder = make_folder(tmp_path / "art", n=2)
     (folder / "cls").mkdir()
     picture(3).save(folder / "cls" / "x.png")
-    assert load(folder).files == ["cls/x.png"]  # labels=auto: the two loose files skipped
+    classes = load(folder, labels="subfolders")
+    assert classes.files == ["cls/x.png"]  # the two loose files skipped
     decodes.clear()
     assert len(load(folder, labels="none")) == 3 and len(decodes) == 2
     decodes.clear()
-    assert load(folder).files == ["cls/x.png"] and decodes == []  # x.png still cached
+    classes = load(folder, labels="subfolders")
+    assert classes.files == ["cls/x.png"] and decodes == []  # x.png still cached
 
 
 def test_unwritable_cache_warns_and_trains_on(tmp_path, monkeypatch):

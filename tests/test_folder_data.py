@@ -244,10 +244,13 @@ def test_dirty_folder_keeps_exactly_the_good_images(tmp_path):
     assert reasons["notes.jpg"].startswith("not an image")
     assert reasons["tiny.png"] == "too small (4x4)"
     assert data.labels is None and ImageFile.LOAD_TRUNCATED_IMAGES is False
-    # with labels=auto, 'sub' is the only class folder: images directly in PATH are skipped
+    # labels=auto: most images lie directly in PATH, so 'sub' is not a class of its own
     auto = load(tmp_path, workers=3)
-    assert auto.class_names == ["sub"] and auto.files == ["sub/deep/UPPER.PNG"]
-    assert auto.skipped.count == len(good) - 1 + 4
+    assert auto.labels is None and sorted(auto.files) == good
+    # labels=subfolders: 'sub' is the only class; images directly in PATH are skipped
+    classes = load(tmp_path, labels="subfolders", workers=3)
+    assert classes.class_names == ["sub"] and classes.files == ["sub/deep/UPPER.PNG"]
+    assert classes.skipped.count == len(good) - 1 + 4
 
 
 def test_min_side_option(tmp_path):
@@ -319,6 +322,18 @@ def make_class_folder(root):
     (root / "empty_class").mkdir()
     (root / "empty_class" / "readme.txt").write_text("no images")
     solid(GREEN).save(root / "stray.png")
+
+
+def test_mostly_loose_images_with_a_subfolder_stay_one_unlabelled_set(tmp_path):
+    for i in range(3):
+        solid(RED).save(tmp_path / f"r{i}.png")
+    (tmp_path / "old").mkdir()
+    solid(BLUE).save(tmp_path / "old" / "b.png")
+    data = load(tmp_path)
+    assert data.labels is None and len(data) == 4 and data.skipped.count == 0
+    data = load(tmp_path, labels="subfolders")
+    assert data.class_names == ["old"] and len(data) == 1
+    assert data.skipped.count == 3
 
 
 def test_class_subfolders_become_labels(tmp_path):

@@ -29,6 +29,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+#: ``--seed`` values torch accepts (its generators take a 64-bit seed).
+SEED = click.IntRange(0, 2**63 - 1)
+
+
 class ArtganGroup(click.Group):
     """A Click group that shows artgan's user errors as ``Error: ...`` (exit code 2)."""
 
@@ -38,8 +42,20 @@ class ArtganGroup(click.Group):
         except click.ClickException:
             raise
         except Exception as exc:
-            if isinstance(exc, user_errors()):
-                error = click.ClickException(str(exc))
+            if isinstance(exc, user_errors()) or _is_file_error(exc):
+                error = click.ClickException(_describe(exc))
                 error.exit_code = 2
                 raise error from None
             raise
+
+
+def _is_file_error(exc: Exception) -> bool:
+    """A file or folder the user named cannot be read or written (a path through a file,
+    no permission, a full disk): their environment, not a bug."""
+    return isinstance(exc, OSError) and exc.filename is not None
+
+
+def _describe(exc: Exception) -> str:
+    if _is_file_error(exc):
+        return f"cannot use {exc.filename}: {exc.strerror or exc}"
+    return str(exc)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from .errors import SEED
+
 _HEADLINE_EXTRAS = {"kid": "kid_std", "is": "is_std"}
 
 
@@ -103,7 +105,7 @@ def _headline(name: str, result: dict, metric) -> str:
 @click.option("-o", "overrides", multiple=True, metavar="GROUP.KEY=VALUE",
               help="Metric or reference-data option, e.g. -o kid.subset_size=500, "
                    "-o data.size=512 (see `artgan list metric --options`).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of the generated images (as `artgan sample --seed`).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)

@@ -13,6 +13,7 @@ from click.core import ParameterSource
 
 from ..core.config import ConfigError
 from ..core.recipes import RECIPES
+from .errors import SEED
 
 # Options that may be given together with --resume (they extend or relocate a run).
 _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_run",
@@ -51,7 +52,7 @@ _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_
               help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
               show_default=True, help="fp16 needs CUDA (uses a grad scaler).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--nproc", type=click.IntRange(1), default=1, show_default=True,
               help="Train with this many processes (one per GPU, or gloo on the CPU) by "
                    "re-launching through torchrun.")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from .errors import SEED
+
 
 @click.command("sample")
 @click.option("--ckpt", required=True, type=click.Path(exists=True),
@@ -14,7 +16,7 @@ import click
               help="Number of images (with --class all: per class).")
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Folder for the PNGs and grid.png.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Same seed, same images.")
 @click.option("--class", "class_name", default=None, metavar="NAME|all",
               help="Conditional models: generate this class (by name), or 'all' for a grid "

@@ -10,8 +10,10 @@ from artgan.core.options import option
 
 @dataclass(frozen=True)
 class FolderOptions:
-    labels: str = option("auto", "auto: class subfolders become labels; none: ignore them.",
-                         choices=("auto", "none"))
+    labels: str = option("auto", "subfolders: each subfolder is a class (images directly in "
+                                 "the folder are skipped); none: one unlabelled set; auto: "
+                                 "subfolders if they hold most of the images, else none.",
+                         choices=("auto", "subfolders", "none"))
     min_side: int = option(0, "Skip images whose shorter side is below this many pixels "
                               "(0: a quarter of the resolution, at least 8).", min=0)
     max_megapixels: float = option(

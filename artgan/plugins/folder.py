@@ -56,7 +56,8 @@ def _layout(files: list[str], mode: str) -> tuple[list[str], list[int] | None]:
     """Class names and per-file label (-1: directly in PATH), or ([], None) if unlabelled."""
     split = [rel.split(os.sep, 1) for rel in files]
     class_names = sorted({parts[0] for parts in split if len(parts) == 2})
-    if mode == "none" or not class_names:
+    loose = sum(len(parts) == 1 for parts in split)
+    if mode == "none" or not class_names or (mode == "auto" and 2 * loose >= len(split)):
         return [], None
     index = {name: i for i, name in enumerate(class_names)}
     return class_names, [index[parts[0]] if len(parts) == 2 else -1 for parts in split]
@@ -195,12 +196,14 @@ class FolderDataSource(InMemoryDataSource):
 
     Labels (option ``labels``):
 
-    - ``auto``: if any immediate subfolder of PATH contains images (at any depth), each
-      such subfolder is a class; class names are the sorted subfolder names and every
-      image below a subfolder gets that class. Images lying directly in PATH are then
-      skipped ("not in a class subfolder"). If no subfolder contains images, the data is
-      unlabelled. Classes are decided from the file names, before decoding.
+    - ``subfolders``: each immediate subfolder of PATH that contains images (at any
+      depth) is a class; class names are the sorted subfolder names and every image
+      below a subfolder gets that class. Images lying directly in PATH are skipped ("not
+      in a class subfolder"). Classes are decided from the file names, before decoding.
     - ``none``: always unlabelled; every image below PATH is used.
+    - ``auto``: ``subfolders`` when subfolders hold most of the images (a WikiArt-style
+      layout with a few strays), else ``none`` (a folder of paintings with an "old" or
+      "sketches" subfolder trains on all of them).
     """
 
     default_resolution = 64
