@@ -96,6 +96,17 @@ def test_16_bit_greyscale_is_scaled_not_clipped(tmp_path):
     assert abs(out.mean() - 127.5) < 10  # clipping to 255 would give a mean near 250
 
 
+@pytest.mark.parametrize("mode, low, high", [("I", 0, 1_000_000), ("F", -2.0, 6.0),
+                                              ("I", 0, 4095)])  # 32-bit, HDR float, 12-bit
+def test_32_bit_and_float_tiffs_are_stretched_not_blank(tmp_path, mode, low, high):
+    ramp = np.linspace(low, high, 64)
+    img = Image.fromarray(np.tile(ramp, (64, 1)).astype(np.int32 if mode == "I" else
+                                                          np.float32), mode=mode)
+    img.save(tmp_path / "x.tif")
+    out = pixels(load(tmp_path, resolution=32, channels=1))[0, ..., 0]
+    assert out.max() >= 245 and out.min() <= 10 and abs(out.mean() - 127.5) < 10
+
+
 def test_cmyk_jpeg(tmp_path):
     out = one(tmp_path, "x.jpg", solid((255, 0, 0, 0), mode="CMYK"), quality=95)  # cyan
     assert close(out[8, 8], (0, 255, 255), tol=20)

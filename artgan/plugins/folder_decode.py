@@ -53,15 +53,18 @@ def _high_depth_to_l(img: Image.Image) -> Image.Image:
     """16/32-bit integer or float greyscale -> 8-bit 'L', scaled rather than clipped.
 
     16-bit modes are divided by 257 (65535 -> 255). 'I' and 'F' images are taken as 8-bit
-    if their values fit in [0, 255] (floats in [0, 1] are multiplied by 255), otherwise
-    as 16-bit; anything beyond is clipped.
+    if their values fit in [0, 255] (floats in [0, 1] are multiplied by 255); any other
+    range (12- or 32-bit scans, signed or HDR floats) is stretched from its own minimum
+    and maximum to [0, 255], since no fixed scale fits them all.
     """
     values = np.asarray(img, dtype=np.float64)
-    peak = float(values.max()) if values.size else 0.0
-    if img.mode.startswith("I;16") or peak > 255:
+    low, peak = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if img.mode.startswith("I;16"):
         values = values / 257.0
-    elif img.mode == "F" and peak <= 1.0:
+    elif img.mode == "F" and 0.0 <= low and peak <= 1.0:
         values = values * 255.0
+    elif low < 0.0 or peak > 255.0:
+        values = (values - low) * (255.0 / max(peak - low, 1e-12))
     return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), mode="L")
 
 
