@@ -169,3 +169,24 @@ def test_every_option_of_every_component_has_help_and_is_listed(monkeypatch):
         for opt in describe(entry.options):
             assert opt.help.strip(), f"{entry.kind} {entry.name!r}: option {opt.name!r} has no help"
             assert opt.name in listing
+
+
+# -- progress display -----------------------------------------------------------------------
+def test_progress_line_shows_epoch_losses_rate_and_eta():
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from artgan.cli.progress import RichProgress
+
+    progress = RichProgress()
+    screen = Console(width=200, record=True, force_terminal=False)
+    trainer = SimpleNamespace(config=SimpleNamespace(epochs=3), total_steps=30, step=0, epoch=0)
+    progress.on_start(trainer)
+    progress.on_log({"step": 12, "epoch": 1, "d/loss": 0.5, "g/loss": 1.25, "d/real": 0.1,
+                     "images_per_s": 123.4})
+    screen.print(progress.progress.get_renderable())
+    line = screen.export_text()
+    for part in ("epoch 2/3", "12/30", "d/loss=0.500", "g/loss=1.250", "123 img/s", "eta"):
+        assert part in line, f"{part!r} not in {line!r}"
+    assert "d/real" not in line  # only the losses, to keep the line short
