@@ -101,7 +101,8 @@ def test_sample_is_reproducible_and_writes_pngs_and_grid(tmp_path):
            "--out", tmp_path / "b", "--seed", "3")
     artgan("sample", "--ckpt", run, "-n", "6", "--out", tmp_path / "c", "--seed", "4")
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert names == ["grid.png"] + [f"sample-{i:04d}.png" for i in range(6)]
+    assert names == [f"sample-{i:04d}.png" for i in range(6)]  # only the samples
+    assert (tmp_path / "a-grid.png").is_file()  # the grid lies beside the folder
     same = (tmp_path / "a" / "sample-0002.png").read_bytes()
     assert same == (tmp_path / "b" / "sample-0002.png").read_bytes()
     assert same != (tmp_path / "c" / "sample-0002.png").read_bytes()

@@ -442,3 +442,41 @@ def test_cli_eval_checkpoint_defaults_to_its_training_data(tmp_path):
     result = _eval("--ckpt", run, "-m", "ms-ssim", "-n", "20", "-o", "msssim.num_pairs=30")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("ms-ssim: ") and "demo (128 images, 16px)" in result.output
+
+
+def test_cli_eval_scores_exactly_the_images_written_by_sample(tmp_path):
+    """`artgan sample` writes only the samples into --out (the grid beside it), and eval
+    counts exactly those, both as --fake and as a folder: reference."""
+    from .helpers import TINY, artgan
+
+    run, out = tmp_path / "run", tmp_path / "gen"
+    artgan("run", *TINY, "--max-steps", "1", "--out", run)
+    artgan("sample", "--ckpt", run, "-n", "10", "--out", out)
+    assert sorted(p.name for p in out.iterdir()) == [f"sample-{i:04d}.png" for i in range(10)]
+    assert (tmp_path / "gen-grid.png").is_file()
+    result = _eval("--fake", out, "--real", "demo", "-m", "ms-ssim", "-o", "data.size=64",
+                   "-o", "ms-ssim.num_pairs=20", "--json")
+    assert result.exit_code == 0, result.output
+    ms = json.loads(result.stdout)["metrics"]["ms-ssim"]
+    assert ms["num_fake"] == 10 and ms["fake"] == f"--fake {out} (10 images, 16px)"
+    result = _eval("--fake", out, "--real", f"folder:{out}", "-m", "ms-ssim",
+                   "-o", "ms-ssim.num_pairs=20", "--json")
+    assert json.loads(result.stdout)["metrics"]["ms-ssim"]["num_real"] == 10
+
+
+def test_cli_eval_fake_folder_takes_the_most_common_size_and_reports_the_rest(tmp_path):
+    """A folder from an older `artgan sample` holds grid.png (larger, first in name order):
+    the samples' size wins, the grid is skipped and named on stderr."""
+    from artgan.core.images import save_grid
+
+    images = torch.rand(6, 3, 16, 16) * 2 - 1
+    save_each(images, tmp_path / "old")
+    save_grid(images, tmp_path / "old" / "grid.png", nrow=2)
+    (tmp_path / "old" / "notes.png").write_text("not an image")
+    result = _eval("--fake", tmp_path / "old", "-m", "ms-ssim", "-o", "ms-ssim.num_pairs=20",
+                   "--json")
+    assert result.exit_code == 0, result.output
+    ms = json.loads(result.stdout)["metrics"]["ms-ssim"]
+    assert ms["num_fake"] == 6 and ms["fake"].endswith("(6 images, 16px)")
+    assert "Skipped 2 file(s)" in result.stderr and "grid.png (38x56" in result.stderr
+    assert "notes.png (not a readable image)" in result.stderr
