@@ -480,3 +480,28 @@ def test_cli_eval_fake_folder_takes_the_most_common_size_and_reports_the_rest(tm
     assert ms["num_fake"] == 6 and ms["fake"].endswith("(6 images, 16px)")
     assert "Skipped 2 file(s)" in result.stderr and "grid.png (38x56" in result.stderr
     assert "notes.png (not a readable image)" in result.stderr
+
+
+def test_cli_eval_says_why_a_file_is_not_a_checkpoint(tmp_path):
+    """Not torch's bare "105": empty, damaged, pickled objects, or not a checkpoint."""
+    run = tmp_path / "run"
+    from .helpers import TINY, artgan
+
+    artgan("run", *TINY, "--max-steps", "1", "--out", run)
+    good = (run / "checkpoints" / "last.pt").read_bytes()
+    files = {"notackpt.pt": b"i am text, not a checkpoint\n", "empty.pt": b"",
+             "cut.pt": good[:len(good) // 2]}
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    torch.save(torch.nn.Linear(2, 2), tmp_path / "module.pt")
+    expected = {"notackpt.pt": "not a checkpoint: the file was not written by torch.save",
+                "empty.pt": "the file is empty (0 bytes)",
+                "cut.pt": "the file is damaged",
+                "module.pt": "the file holds pickled Python objects"}
+    for name, why in expected.items():
+        result = _eval("--ckpt", tmp_path / name, "-m", "ms-ssim")
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(f"Error: cannot read checkpoint {tmp_path / name}: {why}")
+        assert len(result.output) < 300
+    result = _eval("--ckpt", tmp_path / "missing.pt", "-m", "ms-ssim")
+    assert result.exit_code == 2 and "does not exist" in result.output
