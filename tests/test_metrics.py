@@ -298,6 +298,20 @@ def test_ssim_terms_equal_scikit_image():
     assert ssim[0] == pytest.approx(expected, rel=1e-9)
 
 
+def test_single_scale_ms_ssim_equals_scikit_image_ssim():
+    """16-21 px images use one scale: MS-SSIM is then exactly skimage's SSIM per pair."""
+    rng = np.random.default_rng(7)
+    base = rng.uniform(size=(4, 3, 20, 20))
+    a = np.clip(base + rng.normal(0, 0.1, base.shape), 0, 1)
+    b = np.clip(base + rng.normal(0, 0.2, base.shape), 0, 1)
+    assert scale_plan(20)[0] == 1
+    expected = [structural_similarity(x, y, channel_axis=0, gaussian_weights=True, sigma=1.5,
+                                      use_sample_covariance=False, data_range=1.0)
+                for x, y in zip(a, b)]
+    assert min(expected) > 0  # no clipping at 0 involved
+    np.testing.assert_allclose(ms_ssim(a, b), expected, rtol=1e-9)
+
+
 def test_ms_ssim_identical_is_one_and_independent_noise_is_near_zero():
     rng = np.random.default_rng(6)
     for side in (16, 64, 200):
