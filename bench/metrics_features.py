@@ -2,8 +2,8 @@
 
     python bench/metrics_features.py --device auto --batch-size 64 --images 1024
 
-The network is randomly initialised unless --weights (or a findable weights file with
---use-weights) is given: the architecture and the work are the same, so the timing is
+The network is randomly initialised unless --weights PATH (the hash-checked FID
+Inception file) is given: the architecture and the work are the same, so the timing is
 representative, but the features are meaningless. Images are random, at --resolution,
 and go through the same path as ``artgan eval`` (8-bit quantisation, resize to 299).
 """
@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from artgan.core.device import resolve_device
+from artgan.core.device import DeviceError, resolve_device
 from artgan.metrics.features import ImageSet, extract_features
 from artgan.metrics.inception import FIDInception, load_inception
 
@@ -23,6 +23,14 @@ from artgan.metrics.inception import FIDInception, load_inception
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def _device(spec: str) -> torch.device:
+    """artgan's device resolution; an unavailable device exits with its message."""
+    try:
+        return resolve_device(spec)
+    except DeviceError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 def main() -> None:
@@ -36,7 +44,7 @@ def main() -> None:
                         help="Load this weights file instead of random init (hash-checked)")
     args = parser.parse_args()
 
-    device = resolve_device(args.device)
+    device = _device(args.device)
     if args.weights:
         net, what = load_inception(args.weights, device=device), "published weights"
     else:

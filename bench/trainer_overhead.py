@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from artgan.core.config import resolve_config
 from artgan.core.data import InMemoryDataSource
+from artgan.core.device import DeviceError, resolve_device
 from artgan.core.session import build_trainer
 from artgan.plugin_host import get_registry
 from artgan.plugins.adversarial import gradient_penalty
@@ -91,6 +92,14 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _device(spec: str) -> torch.device:
+    """artgan's device resolution; an unavailable device exits with its message."""
+    try:
+        return resolve_device(spec)
+    except DeviceError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loss", default="gan", choices=["gan", "wgan-gp"])
@@ -100,7 +109,7 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
-    device = torch.device(args.device)
+    device = _device(args.device)
     n_images = args.batch_size * max(8, args.steps + 1)  # more than one epoch's steps
     images = torch.randint(0, 256, (n_images, 3, args.resolution, args.resolution),
                            dtype=torch.uint8)

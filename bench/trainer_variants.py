@@ -21,6 +21,7 @@ import torch
 
 from artgan.core.config import resolve_config
 from artgan.core.data import InMemoryDataSource
+from artgan.core.device import DeviceError, resolve_device
 from artgan.core.session import build_trainer
 from artgan.plugin_host import get_registry
 
@@ -40,6 +41,14 @@ def make_trainer(variant: str, data, loss: str, batch: int, device: str, run_dir
     return trainer
 
 
+def _device(spec: str) -> torch.device:
+    """artgan's device resolution; an unavailable device exits with its message."""
+    try:
+        return resolve_device(spec)
+    except DeviceError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loss", default="gan", choices=["gan", "wgan-gp"])
@@ -50,6 +59,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--variants", default="contig_foreach,contig,foreach,new,contig_foreach2")
     args = parser.parse_args()
+    _device(args.device)  # fail now, with artgan's message, not in the first trainer
     images = torch.randint(0, 256, (args.batch_size * 8, 3, args.resolution, args.resolution),
                            dtype=torch.uint8)
     data = InMemoryDataSource(images)

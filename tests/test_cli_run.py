@@ -86,6 +86,14 @@ def test_resume_refuses_to_change_the_components(tmp_path):
     assert "--gen, --batch-size cannot be changed when resuming" in result.output
 
 
+def test_resume_refusal_names_each_flag_as_typed(tmp_path):
+    """The message uses the options' own flags (--metric, not the parameter's name
+    --metrics); checked before the checkpoint is read, so any existing folder will do."""
+    result = artgan("run", "--resume", tmp_path, "--metric", "fid", "--no-mirror",
+                    "-o", "gen.ngf=8", "--inception-weights", "w.pth", expect=2)
+    assert "--metric, --mirror, -o, --inception-weights cannot be changed" in result.output
+
+
 def test_existing_run_folder_is_not_overwritten(tmp_path):
     run = tmp_path / "run"
     artgan("run", *TINY, "--max-steps", "2", "--out", run)
@@ -101,7 +109,8 @@ def test_sample_is_reproducible_and_writes_pngs_and_grid(tmp_path):
            "--out", tmp_path / "b", "--seed", "3")
     artgan("sample", "--ckpt", run, "-n", "6", "--out", tmp_path / "c", "--seed", "4")
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert names == ["grid.png"] + [f"sample-{i:04d}.png" for i in range(6)]
+    assert names == [f"sample-{i:04d}.png" for i in range(6)]  # only the samples
+    assert (tmp_path / "a-grid.png").is_file()  # the grid lies beside the folder
     same = (tmp_path / "a" / "sample-0002.png").read_bytes()
     assert same == (tmp_path / "b" / "sample-0002.png").read_bytes()
     assert same != (tmp_path / "c" / "sample-0002.png").read_bytes()

@@ -298,6 +298,20 @@ def test_ssim_terms_equal_scikit_image():
     assert ssim[0] == pytest.approx(expected, rel=1e-9)
 
 
+def test_single_scale_ms_ssim_equals_scikit_image_ssim():
+    """16-21 px images use one scale: MS-SSIM is then exactly skimage's SSIM per pair."""
+    rng = np.random.default_rng(7)
+    base = rng.uniform(size=(4, 3, 20, 20))
+    a = np.clip(base + rng.normal(0, 0.1, base.shape), 0, 1)
+    b = np.clip(base + rng.normal(0, 0.2, base.shape), 0, 1)
+    assert scale_plan(20)[0] == 1
+    expected = [structural_similarity(x, y, channel_axis=0, gaussian_weights=True, sigma=1.5,
+                                      use_sample_covariance=False, data_range=1.0)
+                for x, y in zip(a, b)]
+    assert min(expected) > 0  # no clipping at 0 involved
+    np.testing.assert_allclose(ms_ssim(a, b), expected, rtol=1e-9)
+
+
 def test_ms_ssim_identical_is_one_and_independent_noise_is_near_zero():
     rng = np.random.default_rng(6)
     for side in (16, 64, 200):
@@ -442,3 +456,66 @@ def test_cli_eval_checkpoint_defaults_to_its_training_data(tmp_path):
     result = _eval("--ckpt", run, "-m", "ms-ssim", "-n", "20", "-o", "msssim.num_pairs=30")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("ms-ssim: ") and "demo (128 images, 16px)" in result.output
+
+
+def test_cli_eval_scores_exactly_the_images_written_by_sample(tmp_path):
+    """`artgan sample` writes only the samples into --out (the grid beside it), and eval
+    counts exactly those, both as --fake and as a folder: reference."""
+    from .helpers import TINY, artgan
+
+    run, out = tmp_path / "run", tmp_path / "gen"
+    artgan("run", *TINY, "--max-steps", "1", "--out", run)
+    artgan("sample", "--ckpt", run, "-n", "10", "--out", out)
+    assert sorted(p.name for p in out.iterdir()) == [f"sample-{i:04d}.png" for i in range(10)]
+    assert (tmp_path / "gen-grid.png").is_file()
+    result = _eval("--fake", out, "--real", "demo", "-m", "ms-ssim", "-o", "data.size=64",
+                   "-o", "ms-ssim.num_pairs=20", "--json")
+    assert result.exit_code == 0, result.output
+    ms = json.loads(result.stdout)["metrics"]["ms-ssim"]
+    assert ms["num_fake"] == 10 and ms["fake"] == f"--fake {out} (10 images, 16px)"
+    result = _eval("--fake", out, "--real", f"folder:{out}", "-m", "ms-ssim",
+                   "-o", "ms-ssim.num_pairs=20", "--json")
+    assert json.loads(result.stdout)["metrics"]["ms-ssim"]["num_real"] == 10
+
+
+def test_cli_eval_fake_folder_takes_the_most_common_size_and_reports_the_rest(tmp_path):
+    """A folder from an older `artgan sample` holds grid.png (larger, first in name order):
+    the samples' size wins, the grid is skipped and named on stderr."""
+    from artgan.core.images import save_grid
+
+    images = torch.rand(6, 3, 16, 16) * 2 - 1
+    save_each(images, tmp_path / "old")
+    save_grid(images, tmp_path / "old" / "grid.png", nrow=2)
+    (tmp_path / "old" / "notes.png").write_text("not an image")
+    result = _eval("--fake", tmp_path / "old", "-m", "ms-ssim", "-o", "ms-ssim.num_pairs=20",
+                   "--json")
+    assert result.exit_code == 0, result.output
+    ms = json.loads(result.stdout)["metrics"]["ms-ssim"]
+    assert ms["num_fake"] == 6 and ms["fake"].endswith("(6 images, 16px)")
+    assert "Skipped 2 file(s)" in result.stderr and "grid.png (38x56" in result.stderr
+    assert "notes.png (not a readable image)" in result.stderr
+
+
+def test_cli_eval_says_why_a_file_is_not_a_checkpoint(tmp_path):
+    """Not torch's bare "105": empty, damaged, pickled objects, or not a checkpoint."""
+    run = tmp_path / "run"
+    from .helpers import TINY, artgan
+
+    artgan("run", *TINY, "--max-steps", "1", "--out", run)
+    good = (run / "checkpoints" / "last.pt").read_bytes()
+    files = {"notackpt.pt": b"i am text, not a checkpoint\n", "empty.pt": b"",
+             "cut.pt": good[:len(good) // 2]}
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    torch.save(torch.nn.Linear(2, 2), tmp_path / "module.pt")
+    expected = {"notackpt.pt": "not a checkpoint: the file was not written by torch.save",
+                "empty.pt": "the file is empty (0 bytes)",
+                "cut.pt": "the file is damaged",
+                "module.pt": "the file holds pickled Python objects"}
+    for name, why in expected.items():
+        result = _eval("--ckpt", tmp_path / name, "-m", "ms-ssim")
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(f"Error: cannot read checkpoint {tmp_path / name}: {why}")
+        assert len(result.output) < 300
+    result = _eval("--ckpt", tmp_path / "missing.pt", "-m", "ms-ssim")
+    assert result.exit_code == 2 and "does not exist" in result.output

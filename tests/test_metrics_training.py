@@ -139,3 +139,86 @@ def test_metric_options_need_the_metric_and_valid_keys(tmp_path):
     assert "num_pairs" in result.output  # the valid keys are listed
     result = artgan("run", *TINY, "--metric", "ms-sim", "--dry-run", expect=2)
     assert "ms-ssim" in result.output  # close match suggested
+
+
+def _tiny_net(images):
+    """A small fixed feature network (no Inception weights here): 10 class logits."""
+    pooled = torch.nn.functional.adaptive_avg_pool2d(images, 2).flatten(1)
+    return {"logits_unbiased": pooled[:, :10], "pool": pooled}
+
+
+def test_impossible_metric_settings_fail_before_training(tmp_path, monkeypatch):
+    """10 IS splits of 8 images cannot work: refused when the metrics are built, before
+    any data loads or step runs, naming --eval-images and the option."""
+    from artgan.metrics import MetricError
+    from artgan.metrics import scores
+    from artgan.metrics.scores import InceptionScore
+
+    with pytest.raises(MetricError, match=r"--eval-images 8.*is\.splits"):
+        tiny_trainer(tmp_path, InceptionScore(feature_fn=_tiny_net), max_steps=2)
+    # from the command line: weights "found", the check fails before training
+    monkeypatch.setattr(scores, "find_inception_weights", lambda path: tmp_path / "w.pth")
+    monkeypatch.setattr(scores, "verify_weights", lambda path: None)
+    run = tmp_path / "run"
+    result = artgan("run", *TINY, "--max-steps", "2", "--metric", "is", "--eval-images", "8",
+                    "--out", run, expect=2)
+    assert "--metric is cannot score --eval-images 8" in result.output
+    assert "-o is.splits=N" in result.output
+    assert not (run / "checkpoints").exists() and not (run / "stats.jsonl").exists()
+
+
+class Failing(Metric):
+    """A metric that fails at its first evaluation."""
+
+    key = "score"
+    requires_real = False
+
+    def compute(self, fake, real, device, **kwargs):
+        raise RuntimeError("metric exploded")
+
+
+def test_a_failing_evaluation_saves_the_checkpoint_first(tmp_path):
+    trainer = tiny_trainer(tmp_path, Failing(), max_steps=6)
+    with pytest.raises(RuntimeError, match="metric exploded"):
+        trainer.fit()
+    saved = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert saved["step"] == 2 == trainer.step  # the first evaluation, after step 2
+
+
+def test_evaluation_reports_its_progress_to_the_callbacks(tmp_path):
+    """Feature extraction (and MS-SSIM) during training advance the CLI's display."""
+    from artgan.cli.progress import RichProgress
+    from artgan.core.trainer import TrainerCallbacks
+    from artgan.metrics.msssim import MSSSIM
+    from artgan.metrics.scores import FID
+    from artgan.plugins.metrics import MSSSIMOptions
+
+    class Recorder(TrainerCallbacks):
+        def __init__(self):
+            self.passes = {}
+
+        def eval_progress(self, label, total):
+            self.passes[label] = [total, 0]
+            return lambda n: self.passes[label].__setitem__(1, self.passes[label][1] + n)
+
+    recorder = Recorder()
+    config = resolve_config(get_registry(), data="demo", resolution=16, batch_size=16,
+                            max_steps=2, device="cpu", log_every=2, out=str(tmp_path),
+                            eval_every=2, eval_images=12,
+                            overrides={"gen": {"ngf": "8", "z_dim": "16"},
+                                       "disc": {"ndf": "8"}, "data": {"size": "64"}})
+    metrics = {"fid": FID(feature_fn=_tiny_net),
+               "ms-ssim": MSSSIM(MSSSIMOptions(num_pairs=5, with_real=False))}
+    trainer = build_trainer(config, get_registry(), run_dir=tmp_path, metrics=metrics,
+                            callbacks=recorder)
+    trainer.fit()
+    counts = sorted(tuple(v) for v in recorder.passes.values())
+    # features of the generated and of the 64 real images, MS-SSIM over the generated ones
+    assert counts == [(12, 12), (12, 12), (64, 64)], recorder.passes
+    # the rich display adds a bar per pass and removes them when the evaluation ends
+    display = RichProgress()
+    advance = display.eval_progress("features of generated", 12)
+    advance(12)
+    assert display.progress.tasks[-1].completed == 12
+    display.on_eval({"step": 2, "epoch": 0, "seconds": 1.0, "is_best": True, "fid": 3.0})
+    assert display.progress.tasks == []

@@ -283,7 +283,7 @@ def test_sample_one_class_by_name(cgan_run, tmp_path):
                     "--out", tmp_path / "k", "--seed", "1", "--device", "cpu")
     assert "class kandinsky" in result.output
     assert _pngs(tmp_path / "k") == [f"sample-{i:04d}.png" for i in range(3)]
-    assert (tmp_path / "k" / "grid.png").is_file()
+    assert (tmp_path / "k-grid.png").is_file()
     # The label is used: the same noise with another class gives other images.
     artgan("sample", "--ckpt", cgan_run, "--class", "mondrian", "-n", "3",
            "--out", tmp_path / "m", "--seed", "1", "--device", "cpu")
@@ -297,7 +297,7 @@ def test_sample_all_classes_writes_a_row_per_class(cgan_run, tmp_path, word):
     artgan("sample", "--ckpt", cgan_run, "--class", word, "-n", "2", "--out", out,
            "--device", "cpu")
     assert _pngs(out) == [f"sample-{i:04d}.png" for i in range(2 * 5)]
-    with Image.open(out / "grid.png") as grid:  # 2 columns x 5 rows of 16 px, 2 px padding
+    with Image.open(tmp_path / "all-grid.png") as grid:  # 2 columns x 5 rows of 16 px, 2 px padding
         assert grid.size == (2 * 18 + 2, 5 * 18 + 2)
 
 

@@ -37,19 +37,96 @@ def _parse_metric_options(pairs: tuple[str, ...], metrics: list[str],
     return out
 
 
-def _folder_shape(folder: str) -> tuple[int, int]:
-    """(resolution, channels) of the first image in ``folder`` (shorter side; L -> 1)."""
+_GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+@dataclasses.dataclass
+class FakeFolder:
+    """The generated images of ``--fake DIR``: those of the folder's most common size.
+
+    ``skipped`` lists (file, reason) for every other file: another size (a grid or a
+    stray picture), or not an image at all.
+    """
+
+    images: "torch.Tensor"  # noqa: F821 (uint8 (N, C, R, R))
+    resolution: int
+    channels: int
+    skipped: list[tuple[str, str]]
+
+    def image_set(self, spec: str, batch_size: int):
+        """An :class:`~artgan.metrics.ImageSet` of these images in [-1, 1], never cached."""
+        from ..metrics.features import ImageSet
+
+        n = len(self.images)
+
+        def batches():
+            for start in range(0, n, batch_size):
+                yield self.images[start:start + batch_size].float().div(127.5).sub(1)
+        return ImageSet(batches, n, f"{spec} ({n} images, {self.resolution}px)")
+
+
+def _headers(folder: str, files: list[str]) -> tuple[dict, list[tuple[str, str]]]:
+    """{file: ((width, height), channels)} from the image headers; unreadable ones apart."""
     from PIL import Image
+
+    found, skipped = {}, []
+    for rel in files:
+        try:
+            with Image.open(Path(folder) / rel) as img:
+                found[rel] = (img.size, 1 if img.mode in _GREY_MODES else 3)
+        except Exception:  # unreadable or not an image: reported, never fatal
+            skipped.append((rel, "not a readable image"))
+    return found, skipped
+
+
+def load_fake_folder(folder: str, count: int | None = None) -> FakeFolder:
+    """The images of ``folder`` that share its most common size (the first ``count``).
+
+    The most common size, not the first file's, decides: a folder written by an older
+    ``artgan sample`` also holds ``grid.png``, which is skipped and reported rather than
+    taken for the resolution. Images are kept at their size (a non-square size is
+    centre-cropped to its shorter side).
+    """
+    from collections import Counter
+
+    import numpy as np
+    import torch
 
     from ..core.data import DataSourceError
     from ..plugins.folder import scan_images
+    from ..plugins.folder_decode import try_decode
 
     files = scan_images(folder) if Path(folder).is_dir() else []
-    if not files:
+    headers, skipped = _headers(folder, files)
+    if not headers:
         raise DataSourceError(f"--fake {folder}: no images found (expected a folder of PNGs, "
                               f"for example written by `artgan sample`)")
-    with Image.open(Path(folder) / files[0]) as img:
-        return min(img.size), 1 if img.mode in ("1", "L", "LA", "I", "I;16", "F") else 3
+    size = Counter(s for s, _ in headers.values()).most_common(1)[0][0]
+    channels = max(c for s, c in headers.values() if s == size)
+    chosen = [rel for rel, (s, _) in headers.items() if s == size][:count]
+    skipped += [(rel, f"{s[0]}x{s[1]}, not the common size {size[0]}x{size[1]}")
+                for rel, (s, _) in headers.items() if s != size]
+    arrays = []
+    for rel in chosen:
+        result = try_decode(str(Path(folder) / rel), min(size), channels, 1, float("inf"),
+                            False)
+        if isinstance(result, str):
+            skipped.append((rel, result))
+        else:
+            arrays.append(result[0])
+    if not arrays:
+        raise DataSourceError(f"--fake {folder}: none of the images could be read")
+    return FakeFolder(torch.from_numpy(np.stack(arrays)), min(size), channels,
+                      sorted(skipped))
+
+
+def _report_skipped(folder: str, fake: FakeFolder) -> None:
+    """Tell the user (on stderr) which files of ``--fake`` were not scored, and why."""
+    if not fake.skipped:
+        return
+    shown = "; ".join(f"{rel} ({why})" for rel, why in fake.skipped[:5])
+    more = f"; and {len(fake.skipped) - 5} more" if len(fake.skipped) > 5 else ""
+    click.echo(f"Skipped {len(fake.skipped)} file(s) in {folder}: {shown}{more}", err=True)
 
 
 def _progress_factory(console):
@@ -174,11 +251,10 @@ def _run(ckpt, fake_dir, real_spec, metric_names, count, num_real, inception_wei
                                                    f"({config.gen.name}, {resolution}px)")
         ckpt_spec, ckpt_options = config.data.spec, dict(config.data.options)
     else:
-        resolution, channels = _folder_shape(fake_dir)
-        source = registry.build("data", "folder", {"labels": "none"}, fake_dir,
-                                resolution=resolution, channels=channels, seed=0)
-        fake = ImageSet.from_data_source(source, spec=f"--fake {fake_dir}", count=count,
-                                         batch_size=batch_size, cacheable=False)
+        folder = load_fake_folder(fake_dir, count)
+        _report_skipped(fake_dir, folder)
+        resolution, channels = folder.resolution, folder.channels
+        fake = folder.image_set(f"--fake {fake_dir}", batch_size)
 
     # 3. The reference images, at the resolution and channels of the generated ones.
     real = None

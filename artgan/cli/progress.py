@@ -58,11 +58,12 @@ class RichProgress(TrainerCallbacks):
 
     def __init__(self) -> None:
         self.progress = Progress(
-            TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"),
             TimeRemainingColumn(), console=console)
         self.task = None
         self.latest_metrics = ""
+        self.eval_tasks: list = []  # bars of the evaluation under way
 
     def __enter__(self):
         self.progress.__enter__()
@@ -73,21 +74,34 @@ class RichProgress(TrainerCallbacks):
 
     def on_start(self, trainer) -> None:
         self.epochs = trainer.config.epochs
-        self.task = self.progress.add_task("train", total=trainer.total_steps,
-                                           completed=trainer.step, epoch=self._epoch(trainer.epoch),
-                                           stats="")
+        self.task = self.progress.add_task(self._epoch(trainer.epoch), total=trainer.total_steps,
+                                           completed=trainer.step, stats="")
 
     def _epoch(self, epoch: int) -> str:
-        return f"{min(epoch + 1, self.epochs)}/{self.epochs}"
+        return f"epoch {min(epoch + 1, self.epochs)}/{self.epochs}"
 
     def on_log(self, record) -> None:
         stats = "  ".join(f"{k}={v:.3f}" for k, v in record.items()
                           if k.endswith("/loss"))
-        self.progress.update(self.task, completed=record["step"], epoch=self._epoch(record["epoch"]),
+        self.progress.update(self.task, completed=record["step"],
+                             description=self._epoch(record["epoch"]),
                              stats=f"{stats}  {record['images_per_s']:.0f} img/s"
                                    f"{self.latest_metrics}")
 
+    def eval_progress(self, label: str, total: int | None):
+        """A bar under the training bar for each pass of an evaluation (features of the
+        generated and of the reference images, MS-SSIM pairs); removed when the evaluation ends."""
+        task = self.progress.add_task(f"  eval: {label}", total=total, stats="")
+        self.eval_tasks.append(task)
+        return lambda n: self.progress.advance(task, n)
+
+    def _clear_eval_tasks(self) -> None:
+        for task in self.eval_tasks:
+            self.progress.remove_task(task)
+        self.eval_tasks.clear()
+
     def on_eval(self, record) -> None:
+        self._clear_eval_tasks()
         values = {k: v for k, v in record.items()
                   if k not in ("step", "epoch", "seconds", "is_best", "details")}
         text = "  ".join(f"{k}={v:.4g}" for k, v in values.items())
@@ -97,6 +111,7 @@ class RichProgress(TrainerCallbacks):
                                     f"({record['seconds']:.0f} s){best}")
 
     def on_warning(self, message: str) -> None:
+        self._clear_eval_tasks()  # a failed evaluation leaves no bars behind
         self.progress.console.print(f"[yellow]warning:[/] {message}")
 
     def on_epoch_end(self, epoch: int, grid) -> None:

@@ -262,7 +262,8 @@ def _resume_config(ctx: click.Context, kw):
     changed = [name for name in kw if name not in _RESUME_ALLOWED and
                ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
     if changed:
-        flags = ", ".join("--" + n.replace("_", "-") if n != "overrides" else "-o" for n in changed)
+        flag = {p.name: p.opts[0] for p in ctx.command.params}  # metrics -> --metric
+        flags = ", ".join(flag[name] for name in changed)
         raise click.UsageError(f"{flags} cannot be changed when resuming: the run continues "
                                f"with its saved config. Start a new run to change them.")
     path = resolve_checkpoint_path(kw["resume"])

@@ -53,13 +53,38 @@ def resolve_checkpoint_path(path: str | os.PathLike) -> Path:
     return path
 
 
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive
+
+
+def _unreadable(path: Path, exc: Exception) -> CheckpointError:
+    """Why ``torch.load`` failed, in words: empty, damaged, code inside, or not one at all.
+
+    torch's own messages are long or cryptic ("105" for a text file), so they are only
+    classified here, never shown whole.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if not head:
+        why = "the file is empty (0 bytes)"
+    elif "unsupported global" in str(exc).lower():  # torch.save of a module, a class...
+        why = ("the file holds pickled Python objects, which an artgan checkpoint never "
+               "does (it is loaded with weights_only=True, so nothing in it was run)")
+    elif head == _ZIP_MAGIC:
+        why = ("the file is damaged: it starts like a PyTorch checkpoint but cannot be read "
+               "(truncated or corrupt; was it copied completely?)")
+    else:
+        why = ("not a checkpoint: the file was not written by torch.save (artgan "
+               "checkpoints are the .pt files in a run's checkpoints/ folder)")
+    return CheckpointError(f"cannot read checkpoint {path}: {why}")
+
+
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Load an artgan checkpoint safely (``weights_only=True``) and check its format."""
     path = resolve_checkpoint_path(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors, truncated zip files, ...
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+        raise _unreadable(path, exc) from exc
     if not isinstance(ckpt, dict) or "generator" not in ckpt or "config" not in ckpt:
         raise CheckpointError(f"{path} is not an artgan checkpoint")
     if ckpt.get("format", 0) > FORMAT_VERSION:

@@ -24,6 +24,22 @@ from .metric import Metric
 EVAL_SEED_OFFSET = 777  # generated images use seed config.seed + this, every time
 
 
+def check_metrics(metrics: dict[str, Metric], images: int) -> None:
+    """Ask every metric whether it can score ``images`` generated images (its ``check``);
+    an impossible setting raises here, before training, naming ``--eval-images``."""
+    from artgan.metrics import MetricError
+
+    for name, metric in metrics.items():
+        check = getattr(metric, "check", None)  # plugins need not subclass Metric
+        if check is None:
+            continue
+        try:
+            check(images)
+        except MetricError as exc:
+            raise MetricError(f"--metric {name} cannot score --eval-images {images}: "
+                              f"{exc}") from exc
+
+
 class PeriodicEvaluation:
     """Scores ``generate(z, y)`` every ``every`` steps against ``data``.
 
@@ -36,6 +52,7 @@ class PeriodicEvaluation:
                  real_images: int | None = None, seed: int = 0):
         if not metrics:
             raise ValueError("PeriodicEvaluation needs at least one metric")
+        check_metrics(metrics, images)
         self.metrics, self.every, self.images, self.seed = metrics, every, images, seed
         self.data, self.data_spec = data, data_spec
         self.data_options, self.real_images = dict(data_options or {}), real_images
@@ -78,14 +95,19 @@ class PeriodicEvaluation:
         return ImageSet(batches, count, f"generated ({count} images, seed {seed})")
 
     def run(self, *, step: int, epoch: int, generate: Callable, z_dim: int, num_classes: int,
-            device: torch.device, batch: int = 64) -> dict[str, Any]:
-        """Evaluate now; returns the metrics.jsonl record (with ``is_best``)."""
+            device: torch.device, batch: int = 64,
+            progress: Callable | None = None) -> dict[str, Any]:
+        """Evaluate now; returns the metrics.jsonl record (with ``is_best``).
+
+        ``progress(label, total) -> advance``: see :data:`artgan.metrics.features.Progress`.
+        """
         from artgan.metrics.features import RefStatsCache
         from artgan.metrics.scores import evaluate
 
         start = time.perf_counter()
         results = evaluate(self.metrics, self._generated(generate, z_dim, num_classes, batch),
-                           self._reference(), device=device, cache=RefStatsCache())
+                           self._reference(), device=device, progress=progress,
+                           cache=RefStatsCache())
         record: dict[str, Any] = {"step": step, "epoch": epoch}
         for name, result in results.items():
             key = getattr(self.metrics[name], "key", "") or name

@@ -31,6 +31,13 @@ class Metric:
         """Load what the metric needs (network weights) now, so that a missing file fails
         before any image is generated. Default: nothing to load."""
 
+    def check(self, num_images: int) -> None:
+        """Raise :class:`artgan.metrics.MetricError` if this metric, with its options, cannot
+        score ``num_images`` generated images (for example 10 IS splits of 8 images).
+
+        Training calls it with ``--eval-images`` before the first step, so an impossible
+        setting fails at once instead of at the first evaluation. Default: any count."""
+
     def compute(self, fake: Iterable[torch.Tensor], real: Iterable[torch.Tensor] | None,
                 device: torch.device | str = "cpu", **kwargs: Any) -> dict[str, Any]:
         """Score ``fake`` (against ``real``); the result holds at least ``self.key``.

@@ -13,7 +13,7 @@ from .config import ConfigError, RunConfig
 from .data import DataSource
 from .device import resolve_precision, seed_everything
 from .distributed import Distributed, setup, sync_batchnorm
-from .evaluation import PeriodicEvaluation
+from .evaluation import PeriodicEvaluation, check_metrics
 from .metric import Metric
 from .registry import Registry
 from .trainer import Trainer, TrainerCallbacks
@@ -29,9 +29,12 @@ def build_data(config: RunConfig, registry: Registry) -> DataSource:
 
 def build_metrics(config: RunConfig, registry: Registry) -> dict[str, Metric]:
     """The ``--metric`` objects, in order. Metrics that need weights find and check them
-    when built, so a missing file fails here, before any data is loaded."""
-    return {choice.name: registry.build("metric", choice.name, choice.options)
-            for choice in config.metrics}
+    when built, and each metric checks that it can score ``--eval-images`` images, so a
+    missing file or an impossible setting fails here, before any data is loaded."""
+    metrics = {choice.name: registry.build("metric", choice.name, choice.options)
+               for choice in config.metrics}
+    check_metrics(metrics, config.eval_images)
+    return metrics
 
 
 def build_evaluation(config: RunConfig, metrics: dict[str, Metric],

@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -59,6 +59,11 @@ class TrainerCallbacks:
     def on_checkpoint(self, path: Path) -> None: ...
     def on_eval(self, record: dict[str, Any]) -> None: ...
     def on_warning(self, message: str) -> None: ...
+
+    def eval_progress(self, label: str, total: int | None) -> Callable[[int], None] | None:
+        """An evaluation's pass over ``total`` images (feature extraction, MS-SSIM pairs)
+        starts: return ``advance(n)``, called after each batch of n images, or None."""
+        return None
 
 
 def build_optimizer(params, name: str, lr: float, betas: tuple[float, float],
@@ -288,16 +293,33 @@ class Trainer:
 
     # -- metrics ------------------------------------------------------------------------
     def evaluate(self) -> dict[str, Any]:
-        """Score the generator now: a line in metrics.jsonl, best.pt if it improved."""
-        record = self.evaluation.run(step=self.step, epoch=self.epoch, generate=self.generate,
-                                     z_dim=self.G.z_dim, num_classes=self.G.num_classes,
-                                     device=self.device, batch=self.config.batch_size)
+        """Score the generator now: a line in metrics.jsonl, best.pt if it improved.
+
+        If a metric fails, ``last.pt`` is saved first, so no training is lost."""
+        try:
+            record = self.evaluation.run(step=self.step, epoch=self.epoch,
+                                         generate=self.generate, z_dim=self.G.z_dim,
+                                         num_classes=self.G.num_classes, device=self.device,
+                                         batch=self.config.batch_size,
+                                         progress=self.callbacks.eval_progress)
+        except Exception:
+            self._save_after_failed_evaluation()
+            raise
         self._evaluated_step = self.step
         PeriodicEvaluation.write(record, self.run_dir)
         if record["is_best"]:
             save_atomic(self.state_dict(), self.run_dir / "checkpoints" / "best.pt")
         self.callbacks.on_eval(record)
         return record
+
+    def _save_after_failed_evaluation(self) -> None:
+        """Write ``last.pt`` and say so. Only rank 0 evaluates, so no barrier here (the
+        other ranks are already waiting at the next step's gradient exchange)."""
+        path = save_atomic(self.state_dict(), self.run_dir / "checkpoints" / "last.pt")
+        self.callbacks.on_checkpoint(path)
+        self.callbacks.on_warning(f"evaluation failed at step {self.step}; checkpoint saved "
+                                  f"to {path} (continue with: artgan run --resume "
+                                  f"{self.run_dir})")
 
     # -- samples and checkpoints ----------------------------------------------------------
     @torch.no_grad()

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+# scipy, not skimage.metrics.structural_similarity: that returns only the full SSIM (and
+# its map/gradient), never the contrast-structure term cs that MS-SSIM needs per scale
 from scipy.ndimage import gaussian_filter
 
 from artgan.core.metric import Metric

@@ -150,6 +150,14 @@ class InceptionScore(InceptionMetric):
         from artgan.plugins.metrics import ISOptions
         return ISOptions()
 
+    def check(self, num_images: int) -> None:
+        """Every split needs at least one image."""
+        if num_images < self.options.splits:
+            raise MetricError(f"is: {self.options.splits} splits (option is.splits) need at "
+                              f"least {self.options.splits} generated images, got "
+                              f"{num_images}; use more images or -o is.splits=N with "
+                              f"N <= {num_images}")
+
     def _score(self, store, net, fake, real):
         # softmax without the fc bias, like the original IS code (pool3 @ W)
         probs = softmax_probs(store.features(fake, net, "logits_unbiased").astype(np.float64))
