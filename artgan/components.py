@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
+from .cli.list_cmd import _NORMALISE as _CLI_KIND_ALIASES
 from .core.registry import KINDS, Entry, Registry
 from .plugin_host import get_registry
 
-_KIND_ALIASES = {"gen": "generator", "disc": "discriminator", "data-source": "data",
-                 "data_source": "data"}
+#: ``artgan list``'s kind aliases (``losses``, ``gen``, ``aug``, ...) and a few more.
+_KIND_ALIASES = {**_CLI_KIND_ALIASES, "data-source": "data", "data_source": "data",
+                 "data-sources": "data", "data_sources": "data"}
 
 
 def _kind(kind: str) -> str:
-    kind = _KIND_ALIASES.get(kind, kind)
-    kind = kind[:-1] if kind.endswith("s") and kind[:-1] in KINDS else kind
-    if kind not in KINDS:
-        raise ValueError(f"unknown component kind {kind!r}; kinds: {', '.join(KINDS)}")
-    return kind
+    """The canonical kind of ``kind``, accepting what ``artgan list KIND`` accepts."""
+    key = kind.strip().lower()
+    key = _KIND_ALIASES.get(key, key)
+    if key not in KINDS:
+        known = ", ".join([*KINDS, *_KIND_ALIASES])
+        raise ValueError(f"unknown component kind {kind!r}; kinds: {known}")
+    return key
 
 
 def load_plugins() -> Registry:
@@ -46,7 +51,24 @@ def create(kind: str, name: str, **options: Any) -> Any:
                      "discriminator": ("resolution", "channels", "num_classes"),
                      "data": ("resolution", "channels", "seed")}.get(kind, ())
     injected = {k: options.pop(k) for k in injected_keys if k in options}
+    _check_required(kind, name, injected)
     if kind == "data":
         argument = options.pop("argument", None)
         return build(kind, name, options, argument, **injected)
     return build(kind, name, options, **injected)
+
+
+def _check_required(kind: str, name: str, given: dict[str, Any]) -> None:
+    """Refuse to build without the keyword arguments the factory requires (``resolution``,
+    ``channels``, ...), naming them and the component, rather than a bare TypeError."""
+    entry = get_registry().get(kind, name)
+    try:
+        params = inspect.signature(entry.load_factory()).parameters.values()
+    except (TypeError, ValueError):  # a factory without a signature: let it speak
+        return
+    missing = [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.default is p.empty
+               and p.name not in given]
+    if missing:
+        needed = ", ".join(f"{m}=..." for m in missing)
+        raise TypeError(f"{kind} {entry.name!r} needs {' and '.join(missing)} (what the data "
+                        f"determines): artgan.create({kind!r}, {entry.name!r}, {needed})")

@@ -154,13 +154,15 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                    compile: bool = False, augment: str | tuple[str, ...] | None = None,
                    mirror: bool | None = None, ema: bool | None = None,
                    ema_decay: float | None = None, r1: float | None = None,
-                   r1_every: int = 16) -> RunConfig:
+                   r1_every: int = 16, loss_object: Any = None) -> RunConfig:
     """Check every choice and fill every default; raise :class:`ConfigError` naming flags.
 
     ``None`` for ``data``, ``resolution``, ``epochs``, ``augment``, ``mirror``, ``ema``
     or ``r1`` means "not chosen": the recipe, then the data source's recommendation (or
     off), fills it in. ``augment`` is a list of augmentation names or a comma-separated
-    string (``"none"`` or ``""``: no augmentation).
+    string (``"none"`` or ``""``: no augmentation). ``loss_object`` is a ready loss used
+    instead of building ``loss``, which then only names it in the config; its
+    ``forbids_batchnorm``, ``n_critic`` and ``optimizer`` count as a registered loss's do.
     """
     overrides = {group: dict(values) for group, values in (overrides or {}).items()}
     count = _count_images(registry, data, overrides)
@@ -194,8 +196,7 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
     gen_choice, _, _ = _component(registry, "generator", gen, overrides.get("gen", {}), "--gen")
     disc_choice, _, _ = _component(registry, "discriminator", disc or gen_choice.name,
                                 overrides.get("disc", {}), "--disc")
-    loss_choice, loss_entry, loss_opts = _component(registry, "loss", loss, overrides.get("loss", {}),
-                                         "--loss")
+    loss_choice, loss_obj = _loss(registry, loss, loss_object, overrides.get("loss", {}))
     data_cls = data_entry.load_factory()
     data_cls = getattr(data_cls, "__self__", data_cls)  # a classmethod factory -> its class
     if resolution is None:
@@ -205,7 +206,6 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
     if channels not in (1, 3):
         raise ConfigError(f"--channels must be 1 (grayscale) or 3 (RGB); got {channels}",
                           "--channels")
-    loss_obj = loss_entry.load_factory()(loss_opts)
     disc_choice, norm_notes = _resolve_norm(disc_choice, loss_obj, loss_choice.name)
     notes += norm_notes
     if compile and getattr(loss_obj, "needs_double_backward", False):
@@ -235,6 +235,15 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                      ema_decay=_checked_decay(0.999 if run["ema_decay"] is None
                                               else run["ema_decay"]),
                      r1=float(run["r1"] or 0.0), r1_every=int(r1_every))
+
+
+def _loss(registry: Registry, name: str, loss_object: Any,
+          values: dict[str, Any]) -> tuple[Choice, Any]:
+    """The loss choice and the loss itself: built from its name, or ``loss_object``."""
+    if loss_object is not None:
+        return Choice(name), loss_object
+    choice, entry, opts = _component(registry, "loss", name, values, "--loss")
+    return choice, entry.load_factory()(opts)
 
 
 def _metrics(registry: Registry, names, overrides: dict[str, dict[str, Any]]) -> tuple[Choice, ...]:

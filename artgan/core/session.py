@@ -76,10 +76,12 @@ def build_trainer(config: RunConfig, registry: Registry, *, run_dir: str | Path,
                   data: DataSource | None = None, networks: tuple | None = None,
                   loss: Any = None, callbacks: TrainerCallbacks | None = None,
                   metrics: dict[str, Metric] | None = None,
-                  dist: Distributed | None = None) -> Trainer:
+                  dist: Distributed | None = None,
+                  augment: torch.nn.Module | None = None) -> Trainer:
     """Seed, pick the device, build every component and return the trainer.
 
-    ``data``, ``networks`` (G, D), ``loss`` and ``metrics`` may be given as ready
+    ``data``, ``networks`` (G, D), ``loss``, ``metrics`` and ``augment`` (applied to what
+    D sees, e.g. an :class:`~artgan.core.augment.AugmentPipeline`) may be given as ready
     objects; the rest is built from the config's names. Under ``torchrun`` this joins the
     process group (:func:`artgan.core.distributed.setup`) unless ``dist`` is given.
     """
@@ -104,7 +106,7 @@ def build_trainer(config: RunConfig, registry: Registry, *, run_dir: str | Path,
         evaluation.prepare(device)
     return Trainer(G, D, loss, data, config, run_dir=run_dir, device=device,
                    precision=precision, callbacks=callbacks, evaluation=evaluation, dist=dist,
-                   augment=build_augment(config, registry))
+                   augment=augment if augment is not None else build_augment(config, registry))
 
 
 def prepare_networks(G, D, config: RunConfig, dist: Distributed, loss: Any = None):
@@ -150,6 +152,11 @@ def check_loss_requirements(loss, D, config: RunConfig) -> None:
                           f"but --disc {config.disc.name} has BatchNorm layers; choose a "
                           f"discriminator option without it (artgan list disc --options)",
                           "--disc")
+
+
+def data_summary(data: DataSource) -> dict[str, Any]:
+    """What ``config.json`` records about the data: images, class names, skipped files."""
+    return {"images": len(data), "classes": data.class_names, "skipped": data.skipped.count}
 
 
 def write_config(config: RunConfig, run_dir: str | Path, extra: dict[str, Any] | None = None) -> Path:
