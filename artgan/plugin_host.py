@@ -7,7 +7,8 @@ is reported with its package name and left out; artgan keeps working with the ot
 
 Switches:
 - ``ARTGAN_LOAD_PLUGINS=a,b`` loads only those entry points ('' loads none).
-- ``ARTGAN_DISABLE_PLUGINS=a,b`` (or ``artgan --disable-plugin NAME``) skips plugins by name.
+- ``ARTGAN_DISABLE_PLUGINS=a,b`` (or ``artgan --disable-plugin NAME``) skips plugins by name
+  (entry-point name, built-in module name, or the package's distribution name).
 - ``ARTGAN_TRACE_PLUGINS=1`` prints every hook call to stderr.
 """
 
@@ -48,26 +49,53 @@ class PluginInfo:
     version: str = ""
     builtin: bool = False
     components: dict[str, list[str]] = field(default_factory=dict)
+    commands: list[str] = field(default_factory=list)
     error: str = ""
+    #: Problems that leave the plugin loaded (a broken command hook, a command name clash).
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """``plugin 'NAME' (package DIST VERSION)``, for messages."""
+        where = "built into artgan" if self.builtin else f"package {self.package} {self.version}"
+        return f"plugin {self.name!r} ({where.strip()})"
+
+    def disable_hint(self) -> str:
+        """How the user switches this plugin off."""
+        return (f"artgan --disable-plugin {self.name} ... "
+                f"(or ARTGAN_DISABLE_PLUGINS={self.name})")
+
+    def warn(self, message: str) -> None:
+        """Record a problem once (``artgan plugins`` shows it)."""
+        if message not in self.warnings:
+            self.warnings.append(message)
 
 
 @dataclass
 class PluginHost:
     pm: pluggy.PluginManager
     plugins: dict[str, PluginInfo]
+    #: plugin name -> {command name: click command}, filled on first use.
+    commands: dict[str, dict[str, Any]] | None = None
+
+
+def catalogue_text() -> str:
+    """The text of the packaged ``registry.toml``."""
+    from importlib.resources import files
+
+    return files("artgan").joinpath("registry.toml").read_text("utf-8")
 
 
 def read_catalogue() -> dict[str, Any]:
     """Parse the packaged ``registry.toml``."""
-    from importlib.resources import files
-
-    return tomllib.loads(files("artgan").joinpath("registry.toml").read_text("utf-8"))
+    return tomllib.loads(catalogue_text())
 
 
 def disable_plugin(name: str) -> None:
-    """Skip the plugin ``name`` (built-in or entry point) the next time plugins load."""
-    _disabled.add(name)
-    reset()
+    """Skip the plugin ``name`` (built-in, entry point or package) when plugins next load."""
+    if name not in _disabled:
+        _disabled.add(name)
+        reset()
 
 
 def _disabled_names() -> set[str]:
@@ -110,6 +138,9 @@ def _selected_entry_points(disabled: set[str]):
     only = os.environ.get("ARTGAN_LOAD_PLUGINS")
     wanted = None if only is None else {n.strip() for n in only.split(",") if n.strip()}
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        if dist is not None and dist.name in disabled:
+            continue
         if (wanted is None or ep.name in wanted) and ep.name not in disabled:
             yield ep
 
@@ -166,7 +197,7 @@ def get_registry() -> Registry:
         if plugin is None or info.error:
             continue
         try:
-            staged = _collect(host.pm, plugin, name, info.version)
+            staged = _collect(host.pm, plugin, info)
         except Exception as exc:
             if info.builtin:
                 raise
@@ -182,22 +213,30 @@ def get_registry() -> Registry:
     return registry
 
 
-def _collect(pm: pluggy.PluginManager, plugin: Any, name: str, version: str) -> Registry:
-    """Call one plugin's register hooks (through pluggy, so tracing works) into a scratch registry."""
+def _collect(pm: pluggy.PluginManager, plugin: Any, info: PluginInfo) -> Registry:
+    """Call one plugin's register hooks (through pluggy, so tracing works) into a scratch
+    registry. Entries remember the package (distribution) of third-party plugins."""
     staged = Registry()
-    others = [p for p in pm.get_plugins() if p is not plugin]
+    package = "" if info.builtin else info.package
     for kind, (hook_name, _) in KINDS.items():
-        if not hasattr(plugin, hook_name):
-            continue
-        caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
-        caller(register=make_register(staged, kind, name, version))
+        if hasattr(plugin, hook_name):
+            _call_one(pm, plugin, hook_name,
+                      register=make_register(staged, kind, info.name, info.version, package))
     return staged
 
 
+def _call_one(pm: pluggy.PluginManager, plugin: Any, hook_name: str, **kwargs: Any) -> Any:
+    """Call ``hook_name`` of ``plugin`` only (the other plugins are left out)."""
+    others = [p for p in pm.get_plugins() if p is not plugin]
+    return pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
+
+
 def plugin_infos() -> list[PluginInfo]:
-    """Every plugin with its package, version, components and error (after loading)."""
+    """Every plugin with its package, version, components, commands, error and warnings."""
     get_registry()
-    return list(get_host().plugins.values())
+    host = get_host()
+    _plugin_commands(host)
+    return list(host.plugins.values())
 
 
 def plugin_errors() -> list[PluginInfo]:
@@ -209,9 +248,69 @@ def plugin_versions() -> dict[str, str]:
     return {p.name: f"{p.package} {p.version}" for p in plugin_infos() if not p.error}
 
 
-def register_commands(cli: Any) -> None:
-    """Let plugins add Click commands to the ``artgan`` group."""
-    get_plugin_manager().hook.register_commands(cli=cli)
+def register_commands(cli: Any) -> list[str]:
+    """Add every plugin's Click commands to the ``artgan`` group ``cli``.
+
+    Each plugin's ``register_commands`` hook is called on its own: one that raises loses
+    its commands, the others keep theirs. A command name that is already taken (a built-in
+    command, or another plugin's) keeps the first one. Returns the warnings to show, each
+    naming the plugin's package and how to disable it.
+    """
+    host = get_host()
+    commands = _plugin_commands(host)
+    owners = {id(cmd): name for name, table in commands.items() for cmd in table.values()}
+    problems = [w for name in commands for w in host.plugins[name].warnings]
+    for name, table in commands.items():
+        info = host.plugins[name]
+        for cmd_name, command in table.items():
+            existing = cli.commands.get(cmd_name)
+            if existing is None:
+                cli.add_command(command, cmd_name)
+            elif existing is not command:
+                owner = host.plugins.get(owners.get(id(existing), ""))
+                message = _command_clash(cmd_name, info, owner)
+                info.warn(message)
+                problems.append(message)
+    return problems
+
+
+def _plugin_commands(host: PluginHost) -> dict[str, dict[str, Any]]:
+    """Plugin name -> the commands its ``register_commands`` adds (collected once)."""
+    if host.commands is None:
+        host.commands = {}
+        hooked = {impl.plugin_name for impl in host.pm.hook.register_commands.get_hookimpls()}
+        for name, info in host.plugins.items():
+            plugin = host.pm.get_plugin(name)
+            if name in hooked and plugin is not None and not info.error:
+                host.commands[name] = _collect_commands(host.pm, plugin, info)
+    return host.commands
+
+
+def _collect_commands(pm: pluggy.PluginManager, plugin: Any, info: PluginInfo) -> dict[str, Any]:
+    """Call one plugin's ``register_commands`` on a scratch group; a failure is a warning."""
+    import click
+
+    scratch = click.Group("artgan")
+    try:
+        _call_one(pm, plugin, "register_commands", cli=scratch)
+    except Exception as exc:
+        info.warn(f"{info.label}: register_commands failed ({type(exc).__name__}: {exc}), "
+                  f"so its commands are not available. Update or fix {info.package}, or "
+                  f"disable it: {info.disable_hint()}.")
+        return {}
+    info.commands = sorted(scratch.commands)
+    return dict(scratch.commands)
+
+
+def _command_clash(cmd_name: str, info: PluginInfo, owner: PluginInfo | None) -> str:
+    """The warning for a plugin command whose name is taken; the first one is kept."""
+    if owner is None:
+        return (f"{info.label} registers the command {cmd_name!r}, which is artgan's "
+                f"built-in command; the built-in is kept. Rename it in {info.package}, or "
+                f"disable the plugin: {info.disable_hint()}.")
+    return (f"command {cmd_name!r} is registered twice: by {owner.label} and by {info.label}; "
+            f"the one from {owner.package} is kept. Disable one: {owner.disable_hint()}, or "
+            f"{info.disable_hint()}.")
 
 
 def reset() -> None:

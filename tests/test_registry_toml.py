@@ -3,7 +3,11 @@
 import importlib
 import pkgutil
 
+from click.testing import CliRunner
+
 import artgan.plugins
+from artgan import plugin_host
+from artgan.cli import cli
 from artgan.core.registry import KINDS, Registry, make_register
 from artgan.plugin_host import get_registry, read_catalogue
 
@@ -50,3 +54,17 @@ def test_known_packages_do_not_shadow_builtins():
     for kind, names in read_catalogue().get("known", {}).items():
         for name in names:
             assert name not in get_registry().names(kind)
+
+
+def test_known_package_in_the_catalogue_gives_a_pip_install_hint(monkeypatch, tmp_path):
+    text = plugin_host.catalogue_text()
+    assert "[known.generator]\n" in text
+    known = text.replace("[known.generator]\n",
+                         '[known.generator]\nstylegan-xl = "artgan-stylegan"\n')
+    monkeypatch.setattr(plugin_host, "catalogue_text", lambda: known)
+    plugin_host.reset()
+    result = CliRunner().invoke(cli, ["run", "--gen", "stylegan_XL", "--disc", "dcgan",
+                                      "--dry-run", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2, result.output
+    assert ("unknown generator 'stylegan_XL'. It is provided by the package artgan-stylegan: "
+            "pip install artgan-stylegan.") in result.output

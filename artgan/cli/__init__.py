@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import sys
+from typing import Sequence
+
 import click
 
 from .. import __version__
@@ -27,7 +31,7 @@ def cli(disabled: tuple[str, ...]) -> None:
 
     for info in plugin_errors():
         click.echo(f"Warning: plugin {info.name!r} (package {info.package}) is not loaded: "
-                   f"{info.error}", err=True)
+                   f"{info.error}; to skip it: {info.disable_hint()}.", err=True)
 
 
 def _add_builtin_commands() -> None:
@@ -45,10 +49,33 @@ def _add_builtin_commands() -> None:
 _add_builtin_commands()
 
 
-def main() -> None:
+def disabled_in_argv(argv: Sequence[str]) -> list[str]:
+    """The ``--disable-plugin`` values among the group options, before the command name."""
+    names, args = [], iter(argv)
+    for arg in args:
+        if arg == "--disable-plugin":
+            names.append(next(args, ""))
+        elif arg.startswith("--disable-plugin="):
+            names.append(arg.partition("=")[2])
+        elif arg == "--" or not arg.startswith("-"):
+            break
+    return [name for name in names if name]
+
+
+def build_cli(argv: Sequence[str]) -> click.Group:
+    """A copy of :data:`cli` with the plugins' commands, after applying ``--disable-plugin``
+    from ``argv`` (so a disabled plugin's commands are never registered). Problems with
+    plugin commands are printed as warnings; the other commands keep working."""
+    for name in disabled_in_argv(argv):
+        disable_plugin(name)
+    group = copy.copy(cli)
+    group.commands = dict(cli.commands)
+    for message in register_commands(group):
+        click.echo(f"Warning: {message}", err=True)
+    return group
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: built-in commands plus those plugins register."""
-    try:
-        register_commands(cli)
-    except Exception as exc:  # a broken plugin must not take the whole CLI down
-        click.echo(f"Warning: plugin commands not loaded: {exc}", err=True)
-    cli(prog_name="artgan")
+    args = list(sys.argv[1:] if argv is None else argv)
+    build_cli(args)(args=args, prog_name="artgan")

@@ -1,4 +1,5 @@
-"""``artgan list``: every component, its plugin and description; ``--options`` for details."""
+"""``artgan list``: every component, its package (or built-in module) and description;
+``--options`` for details."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def list_command(kind: str | None, show_options: bool) -> None:
             table.add_column("options (-o KIND.NAME=VALUE)")
         for e in entries:
             name = e.name + (f" ({', '.join(e.aliases)})" if e.aliases else "")
-            row = [name, f"{e.plugin} {e.version}".strip(), e.description]
+            row = [name, e.source, e.description]
             if show_options:
                 row.append("\n".join(f"{o.name}: {o.type} = {o.default!r}  {o.help}"
                                      for o in describe(e.options)) or "-")

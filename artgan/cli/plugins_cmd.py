@@ -1,4 +1,5 @@
-"""``artgan plugins``: installed plugin packages, their versions and what they register."""
+"""``artgan plugins``: installed plugin packages, their versions and what they register
+(components by kind, and commands)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import click
 @click.option("--all", "show_all", is_flag=True, help="Include artgan's built-in plugins.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_command(show_all: bool, as_json: bool) -> None:
-    """List installed plugins and the components each registers."""
+    """List installed plugins and the components and commands each registers."""
     from ..plugin_host import plugin_infos
 
     infos = [p for p in plugin_infos() if show_all or not p.builtin]
@@ -27,5 +28,9 @@ def plugins_command(show_all: bool, as_json: bool) -> None:
         click.echo(f"{p.name} ({where})")
         for kind, names in sorted(p.components.items()):
             click.echo(f"  {kind}: {', '.join(names)}")
+        if p.commands:
+            click.echo(f"  commands: {', '.join(p.commands)}")
+        for warning in p.warnings:
+            click.echo(f"  WARNING: {warning}")
         if p.error:
             click.echo(f"  BROKEN: {p.error}")

@@ -64,6 +64,20 @@ class Entry:
     aliases: tuple[str, ...] = ()
     plugin: str = ""
     version: str = ""
+    #: The pip distribution that provides the plugin ('' for artgan's built-in modules).
+    package: str = ""
+
+    @property
+    def provider(self) -> str:
+        """Who registered this entry, for messages: the package where known, else the module."""
+        if not self.package:
+            return f"plugin {self.plugin!r}"
+        return f"package {f'{self.package} {self.version}'.strip()} (plugin {self.plugin!r})"
+
+    @property
+    def source(self) -> str:
+        """Short provider for tables: "package version", or the built-in module name."""
+        return f"{self.package or self.plugin} {self.version}".strip()
 
     def load_factory(self) -> Callable[..., Any]:
         if callable(self.factory):
@@ -75,7 +89,7 @@ class Entry:
                 obj = getattr(obj, part)
         except (ImportError, AttributeError) as exc:
             raise RegistrationError(
-                f"{self.kind} {self.name!r} from plugin {self.plugin}: cannot load factory "
+                f"{self.kind} {self.name!r} from {self.provider}: cannot load factory "
                 f"{self.factory!r}: {exc}") from exc
         return obj
 
@@ -96,11 +110,7 @@ class Registry:
         for name in (entry.name, *entry.aliases):
             existing = table.get(name) or table.get(aliases.get(name, ""))
             if existing is not None:
-                raise RegistrationError(
-                    f"{entry.kind} name {name!r} is registered twice: by plugin "
-                    f"{existing.plugin!r} and by plugin {entry.plugin!r}. Uninstall one, or "
-                    f"disable it: artgan --disable-plugin {entry.plugin} ... (or "
-                    f"ARTGAN_DISABLE_PLUGINS={entry.plugin}).")
+                raise RegistrationError(_clash_message(entry.kind, name, existing, entry))
         table[entry.name] = entry
         for alias in entry.aliases:
             aliases[alias] = entry.name
@@ -124,6 +134,7 @@ class Registry:
         entry = self.get(kind, name)
         opts = build_options(entry.options, options or {}, owner=f"{entry.kind} {entry.name}")
         component = entry.load_factory()(*args, opts, **injected)
+        check_component_type(entry, component)
         for attr in ("component_name", "source_name"):
             if hasattr(component, attr):
                 setattr(component, attr, entry.name)
@@ -151,8 +162,42 @@ class Registry:
         return " ".join(parts)
 
 
+def _clash_message(kind: str, name: str, existing: Entry, entry: Entry) -> str:
+    """A name registered twice: name both providers and how to disable a third-party one."""
+    third_party = [e.plugin for e in (existing, entry) if e.package] or [entry.plugin]
+    how = " or ".join(f"artgan --disable-plugin {p} ..." for p in third_party)
+    env = " or ".join(f"ARTGAN_DISABLE_PLUGINS={p}" for p in third_party)
+    return (f"{kind} name {name!r} is registered twice: by {existing.provider} and by "
+            f"{entry.provider}. Uninstall one, or disable it: {how} (or {env}).")
+
+
+#: Per kind: the module and class every built component must be an instance of.
+EXPECTED_TYPES = {
+    "generator": ("artgan.core.networks", "Generator", "artgan.core.Generator"),
+    "discriminator": ("artgan.core.networks", "Discriminator", "artgan.core.Discriminator"),
+    "loss": ("artgan.core.loss", "Loss", "artgan.core.Loss"),
+    "data": ("artgan.core.data", "DataSource", "artgan.core.DataSource"),
+    "metric": ("artgan.core.metric", "Metric", "artgan.core.Metric"),
+    "augmentation": ("torch.nn", "Module", "torch.nn.Module"),
+}
+
+
+def check_component_type(entry: Entry, component: Any) -> None:
+    """Refuse a factory result of the wrong type now, not deep inside training."""
+    module, attr, public = EXPECTED_TYPES[entry.kind]
+    if isinstance(component, getattr(importlib.import_module(module), attr)):
+        return
+    got = type(component)
+    fix = (f"Fix the factory, or disable the plugin: artgan --disable-plugin {entry.plugin} ..."
+           if entry.package else "Fix the factory.")
+    raise RegistrationError(
+        f"{entry.kind} {entry.name!r} from {entry.provider}: its factory returned "
+        f"{got.__module__}.{got.__qualname__}, expected an instance of a subclass of "
+        f"{public}. {fix}")
+
+
 def _validate(entry: Entry) -> None:
-    who = f"plugin {entry.plugin!r}"
+    who = entry.provider
     if entry.kind not in KINDS:
         raise RegistrationError(f"{who}: unknown component kind {entry.kind!r}")
     for name in (entry.name, *entry.aliases):
@@ -170,14 +215,17 @@ def _validate(entry: Entry) -> None:
             f"expected a frozen dataclass (see artgan.core.options.option)")
 
 
-def make_register(registry: Registry, kind: str, plugin: str, version: str) -> Callable[..., None]:
-    """Build the ``register`` callback handed to one plugin's ``register_<kind>s`` hook."""
+def make_register(registry: Registry, kind: str, plugin: str, version: str,
+                  package: str = "") -> Callable[..., None]:
+    """Build the ``register`` callback handed to one plugin's ``register_<kind>s`` hook.
+
+    ``package`` is the plugin's pip distribution ('' for artgan's built-in modules)."""
 
     def register(name: str, factory: Callable[..., Any] | str, *, description: str = "",
                  options: type = NoOptions, aliases: Iterable[str] = ()) -> None:
         registry.add(Entry(kind=kind, name=name, factory=factory, description=description,
                            options=options, aliases=tuple(aliases), plugin=plugin,
-                           version=version))
+                           version=version, package=package))
 
     register.__doc__ = (
         f"register(name, factory, *, description='', options=NoOptions, aliases=()) "
