@@ -6,13 +6,22 @@ the CPU and raises ``AssertionError`` with a specific message when a contract is
     from artgan.testing import check_generator
     def test_my_generator():
         check_generator("my-gen")
+
+Checks: generators, discriminators, losses (conditional ones with ``num_classes``), data
+sources, metrics and augmentations.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
+import numbers
+
 import torch
 
 from .core.loss import Loss
+from .core.metric import Metric
 from .core.networks import Discriminator, Generator
 from .plugin_host import get_registry
 
@@ -63,33 +72,77 @@ def check_discriminator(name: str, options: dict | None = None, *, num_classes: 
     return D
 
 
-def check_loss(name: str, options: dict | None = None, *, gen: str = "dcgan",
-               disc: str = "dcgan", batch: int = 4) -> Loss:
+def check_loss(name: str, options: dict | None = None, *, gen: str | None = None,
+               disc: str | None = None, disc_options: dict | None = None,
+               num_classes: int = 0, batch: int = 4) -> Loss:
     """Each phase returns a finite scalar "loss" whose gradients reach the right network.
 
     The discriminator phase must not reach G (fakes are detached); the generator phase
-    must reach G.
+    must reach G; the regulariser (when ``regularize_every`` > 0) must reach D. The critic
+    honours the loss's requirements: when the loss sets ``forbids_batchnorm``, a ``norm``
+    option of the discriminator defaults to ``layer`` (and a critic with BatchNorm is
+    refused). ``num_classes`` > 0 checks a conditional loss with labels, by default on the
+    ``cgan`` networks.
     """
     loss = get_registry().build("loss", name, options)
     assert isinstance(loss, Loss), f"loss {name!r} is not an artgan.core.Loss"
-    G = get_registry().build("generator", gen, None, num_classes=0, **SMALL)
-    D = get_registry().build("discriminator", disc, None, num_classes=0, **SMALL)
+    family = "cgan" if num_classes else "dcgan"
+    G = get_registry().build("generator", gen or family, None, num_classes=num_classes,
+                             **SMALL)
+    D = _critic_for(loss, name, disc or family, disc_options, num_classes)
+    y = torch.arange(batch) % num_classes if num_classes else None
     real = torch.rand(batch, SMALL["channels"], 16, 16) * 2 - 1
-    fake = G(G.sample_z(batch))
 
-    out = loss.discriminator_loss(G, D, real, fake.detach(), None)
+    out = loss.discriminator_loss(G, D, real, G(G.sample_z(batch), y).detach(), y)
     _check_scalar(name, "discriminator_loss", out)
     out["loss"].backward()
     assert not _grads(G), f"loss {name!r}: discriminator_loss sends gradients into G"
     assert _grads(D) and _all_finite(_grads(D)), f"loss {name!r}: no finite D gradients"
+    loss.after_discriminator_step(D)
 
-    G.zero_grad(set_to_none=True)
-    D.zero_grad(set_to_none=True)
-    out = loss.generator_loss(G, D, real, G(G.sample_z(batch)), None)
+    _zero(G, D)
+    out = loss.generator_loss(G, D, real, G(G.sample_z(batch), y), y)
     _check_scalar(name, "generator_loss", out)
     out["loss"].backward()
     assert _grads(G) and _all_finite(_grads(G)), f"loss {name!r}: no finite G gradients"
+    _check_regularizer(loss, name, G, D, real, y)
     return loss
+
+
+def _zero(*modules: torch.nn.Module) -> None:
+    """Forget the gradients of each module (as the optimisers do between phases)."""
+    for module in modules:
+        module.zero_grad(set_to_none=True)
+
+
+def _critic_for(loss: Loss, name: str, disc: str, disc_options: dict | None,
+                num_classes: int) -> Discriminator:
+    """Build ``disc`` for ``loss``: no BatchNorm when the loss forbids it."""
+    forbids = bool(getattr(loss, "forbids_batchnorm", False))
+    options = dict(disc_options or {})
+    fields = dataclasses.fields(get_registry().get("discriminator", disc).options)
+    if any(f.name == "norm" for f in fields) and options.get("norm", "auto") == "auto":
+        options["norm"] = "layer" if forbids else "batch"
+    D = get_registry().build("discriminator", disc, options, num_classes=num_classes, **SMALL)
+    if forbids and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                       for m in D.modules()):
+        raise ValueError(f"loss {name!r} forbids BatchNorm in the discriminator, but "
+                         f"{disc!r} with options {options} has BatchNorm layers; pass "
+                         f"disc= / disc_options= for a critic without it")
+    return D
+
+
+def _check_regularizer(loss: Loss, name: str, G, D, real, y) -> None:
+    """When the loss declares ``regularize_every``, its regulariser trains D only."""
+    if not getattr(loss, "regularize_every", 0):
+        return
+    _zero(G, D)
+    out = loss.regularizer_loss(G, D, real, y)
+    if not out:  # an empty dict: nothing to regularise this time (as the trainer reads it)
+        return
+    _check_scalar(name, "regularizer_loss", out)
+    out["loss"].backward()
+    assert _all_finite(_grads(D)), f"loss {name!r}: regularizer_loss gives non-finite D grads"
 
 
 def _check_scalar(name: str, phase: str, out: dict) -> None:
@@ -135,3 +188,72 @@ def check_augmentation(name: str, options: dict | None = None, *, batch: int = 6
     assert x.grad is not None and _all_finite([x.grad]) and x.grad.abs().sum() > 0, \
         f"augmentation {name!r} does not pass gradients to its input"
     return aug
+
+
+class _Once:
+    """Image batches that a metric may iterate only once (the Metric contract)."""
+
+    def __init__(self, images: torch.Tensor, name: str, what: str, batch: int):
+        self.images, self.name, self.what, self.batch = images, name, what, batch
+        self.passes = 0
+
+    def __iter__(self):
+        self.passes += 1
+        assert self.passes == 1, f"metric {self.name!r} iterates the {self.what} images twice"
+        return iter(self.images.split(self.batch))
+
+
+def _declares(metric: Metric, attr: str) -> bool:
+    """Whether ``attr`` is set by the metric itself, not inherited from the base class."""
+    return attr in vars(metric) or any(attr in vars(cls) for cls in type(metric).__mro__
+                                       if cls is not Metric and cls is not object)
+
+
+def check_metric(name: "str | Metric", options: dict | None = None, *, images: int = 32,
+                 batch: int = 16, **shape) -> Metric:
+    """The metric declares ``key`` and its direction, and scores random images finitely.
+
+    ``name`` is a registered metric or a built instance (to inject, say, a small feature
+    network in place of downloaded weights). ``fake`` and ``real`` are given as batches
+    (N, C, R, R) in [-1, 1] that may be iterated once; ``prepare`` runs first; the result
+    must be a dict holding a finite real number under ``key``, and must be JSON-able the
+    way ``metrics.jsonl`` is written. A metric with ``requires_real = False`` is also
+    scored without real images.
+    """
+    shape = {**SMALL, **shape}
+    metric = get_registry().build("metric", name, options) if isinstance(name, str) else name
+    label = name if isinstance(name, str) else type(name).__name__
+    assert isinstance(metric, Metric), f"metric {label!r} is not an artgan.core.Metric"
+    _check_metric_attributes(metric, label)
+    metric.prepare("cpu")
+    size = (images, shape["channels"], shape["resolution"], shape["resolution"])
+    gen = torch.Generator().manual_seed(0)
+    fake, real = (torch.rand(size, generator=gen) * 2 - 1 for _ in range(2))
+    runs = [_Once(real, label, "real", batch)]
+    if not metric.requires_real:
+        runs.append(None)
+    for reference in runs:
+        result = metric.compute(_Once(fake, label, "generated", batch), reference, "cpu")
+        _check_metric_result(metric, label, result, with_real=reference is not None)
+    return metric
+
+
+def _check_metric_attributes(metric: Metric, label: str) -> None:
+    assert isinstance(metric.key, str) and metric.key, \
+        f"metric {label!r}: set `key`, the name of the headline value in the result"
+    assert _declares(metric, "higher_is_better") and isinstance(metric.higher_is_better, bool), \
+        f"metric {label!r}: declare `higher_is_better = True` or `False` (the direction)"
+    assert isinstance(metric.requires_real, bool), \
+        f"metric {label!r}: `requires_real` must be True or False"
+
+
+def _check_metric_result(metric: Metric, label: str, result: dict, *, with_real: bool) -> None:
+    given = "with" if with_real else "without"
+    assert isinstance(result, dict) and metric.key in result, \
+        f"metric {label!r}: compute() ({given} real images) must return a dict holding " \
+        f"{metric.key!r}, got {type(result).__name__} {result!r:.200}"
+    value = result[metric.key]
+    assert isinstance(value, numbers.Real) and not isinstance(value, bool), \
+        f"metric {label!r}: result[{metric.key!r}] must be a number, got {type(value).__name__}"
+    assert math.isfinite(value), f"metric {label!r}: result[{metric.key!r}] is {value}"
+    json.dumps(result, default=str)

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from artgan import testing
+from artgan.core.metric import Metric
 from artgan.plugin_host import get_registry
 
 
@@ -24,8 +25,46 @@ def test_discriminator_contract(name, resolution, channels):
 
 
 @pytest.mark.parametrize("name", names("loss"))
-def test_loss_contract(name):
-    testing.check_loss(name)
+@pytest.mark.parametrize("num_classes", [0, 3])
+def test_loss_contract(name, num_classes):
+    testing.check_loss(name, num_classes=num_classes)
+
+
+def test_loss_check_refuses_a_batchnorm_critic_for_a_loss_that_forbids_it():
+    with pytest.raises(ValueError, match="forbids BatchNorm"):
+        testing.check_loss("wgan-gp", disc_options={"norm": "batch"})
+
+
+class RandomFeatures(torch.nn.Module):
+    """A small randomly initialised stand-in for the FID Inception (no weights here)."""
+
+    identity = "random-init"  # never cached on disk
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, 2, 1), torch.nn.ReLU(),
+                                        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+        self.head = torch.nn.Linear(8, 10)
+
+    def forward(self, x):
+        pool = self.body(x)
+        return {"pool": pool, "logits_unbiased": self.head(pool)}
+
+
+@pytest.fixture
+def random_inception(monkeypatch):
+    """fid, kid and is build and score with :class:`RandomFeatures` instead of weights."""
+    from artgan.metrics import scores
+
+    monkeypatch.setattr(scores, "find_inception_weights", lambda path: "random-init")
+    monkeypatch.setattr(scores, "verify_weights", lambda path: None)
+    monkeypatch.setattr(scores, "load_inception", lambda path, device="cpu": RandomFeatures())
+
+
+@pytest.mark.parametrize("name", names("metric"))
+def test_metric_contract(name, random_inception):
+    testing.check_metric(name, resolution=16, channels=3)
 
 
 @pytest.mark.parametrize("name", names("data"))
@@ -56,3 +95,45 @@ def test_contract_check_catches_a_generator_that_leaves_the_range():
     get_registry().add(Entry("generator", "loud", Loud, plugin="test"))
     with pytest.raises(AssertionError, match="leaves"):
         testing.check_generator("loud")
+
+
+class _Plain(Metric):
+    key = "plain"
+    higher_is_better = True
+    requires_real = False
+
+    def __init__(self, value=1.0):
+        self.value = value
+
+    def compute(self, fake, real=None, device="cpu", **kwargs):
+        return {"plain": self.value, "num_fake": sum(len(x) for x in fake)}
+
+
+class _Undeclared(Metric):
+    """Inherits ``higher_is_better`` from Metric instead of declaring its direction."""
+
+    key = "plain"
+    requires_real = False
+
+    def compute(self, fake, real=None, device="cpu", **kwargs):
+        return {"plain": 1.0}
+
+
+def test_metric_check_passes_a_plain_metric_and_catches_broken_ones():
+    testing.check_metric(_Plain())
+    with pytest.raises(AssertionError, match="is nan"):
+        testing.check_metric(_Plain(float("nan")))
+    with pytest.raises(AssertionError, match="must be a number"):
+        testing.check_metric(_Plain(torch.tensor(1.0)))
+    with pytest.raises(AssertionError, match="declare `higher_is_better"):
+        testing.check_metric(_Undeclared())
+
+
+def test_metric_check_catches_a_metric_that_reads_the_images_twice():
+    class Twice(_Plain):
+        def compute(self, fake, real=None, device="cpu", **kwargs):
+            n = sum(len(x) for x in fake)
+            return {"plain": float(sum(len(x) for x in fake) == n)}
+
+    with pytest.raises(AssertionError, match="iterates the generated images twice"):
+        testing.check_metric(Twice())
