@@ -5,12 +5,11 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from .cli.list_cmd import _NORMALISE as _CLI_KIND_ALIASES
-from .core.registry import KINDS, Entry, Registry
+from .core.registry import KIND_ALIASES, KINDS, Entry, Registry
 from .plugin_host import get_registry
 
 #: ``artgan list``'s kind aliases (``losses``, ``gen``, ``aug``, ...) and a few more.
-_KIND_ALIASES = {**_CLI_KIND_ALIASES, "data-source": "data", "data_source": "data",
+_KIND_ALIASES = {**KIND_ALIASES, "data-source": "data", "data_source": "data",
                  "data-sources": "data", "data_sources": "data"}
 
 

@@ -6,13 +6,9 @@ from __future__ import annotations
 import click
 
 from ..core.options import describe
-from ..core.registry import KINDS
+from ..core.registry import KIND_ALIASES, KINDS
 
-_KIND_CHOICES = [*KINDS, "generators", "discriminators", "losses", "metrics", "augmentations", "aug",
-                 "gen", "disc"]
-_NORMALISE = {"generators": "generator", "discriminators": "discriminator", "losses": "loss",
-              "metrics": "metric", "augmentations": "augmentation",
-              "aug": "augmentation", "gen": "generator", "disc": "discriminator"}
+_KIND_CHOICES = [*KINDS, *KIND_ALIASES]
 
 
 @click.command("list")
@@ -27,7 +23,7 @@ def list_command(kind: str | None, show_options: bool) -> None:
     from ..plugin_host import get_registry
 
     registry = get_registry()
-    kinds = [_NORMALISE.get(kind, kind)] if kind else list(KINDS)
+    kinds = [KIND_ALIASES.get(kind, kind)] if kind else list(KINDS)
     console = Console()
     for k in kinds:
         entries = registry.entries(k)

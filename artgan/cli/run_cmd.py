@@ -293,7 +293,7 @@ def _train(config, registry, run_dir: Path, ckpt) -> None:
 
 def _train_rank(config, registry, run_dir: Path, ckpt, dist) -> None:
     from ..core.device import resolve_precision
-    from ..core.session import build_data, build_metrics, build_trainer, write_config
+    from ..core.session import build_data, build_metrics, build_trainer, data_summary, write_config
     from ..core.trainer import TrainerCallbacks, TrainingInterrupted
     from .progress import RichProgress, console, describe_data, describe_run
 
@@ -316,9 +316,7 @@ def _train_rank(config, registry, run_dir: Path, ckpt, dist) -> None:
         trainer.load_state_dict(ckpt)
         say(f"Resuming {run_dir} at step {trainer.step} (epoch {trainer.epoch + 1}).")
     if dist.is_main:
-        write_config(config, run_dir, {"data_summary": {"images": len(data),
-                                                        "classes": data.class_names,
-                                                        "skipped": data.skipped.count},
+        write_config(config, run_dir, {"data_summary": data_summary(data),
                                        "world_size": dist.world_size})
     start = time.perf_counter()
     try:

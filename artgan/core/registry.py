@@ -25,6 +25,12 @@ KINDS = {
     "augmentation": ("register_augmentations", "augmentations"),
 }
 
+#: Other spellings of the kinds that ``artgan list KIND`` and ``artgan.create`` accept.
+KIND_ALIASES = {"generators": "generator", "gen": "generator",
+                "discriminators": "discriminator", "disc": "discriminator",
+                "losses": "loss", "metrics": "metric",
+                "augmentations": "augmentation", "aug": "augmentation"}
+
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
