@@ -28,7 +28,8 @@ def describe_run(config) -> str:
     extras = [f"augment {','.join(config.augment)}" if config.augment else "",
               "mirror" if config.mirror else "",
               f"ema decay {config.ema_decay:g}" if config.ema else "",
-              f"r1 gamma {config.r1:g} every {config.r1_every}" if config.r1 else ""]
+              f"r1 gamma {config.r1:g} every {config.r1_every}" if config.r1 else "",
+              f"ada target {config.ada_target:g}" if config.ada_target else ""]
     if any(extras):
         lines.append("  " + ", ".join(e for e in extras if e))
     if config.metrics:
@@ -83,6 +84,8 @@ class RichProgress(TrainerCallbacks):
     def on_log(self, record) -> None:
         stats = "  ".join(f"{k}={v:.3f}" for k, v in record.items()
                           if k.endswith("/loss"))
+        if "ada/p" in record:
+            stats += f"  ada p={record['ada/p']:.2f}"
         self.progress.update(self.task, completed=record["step"],
                              description=self._epoch(record["epoch"]),
                              stats=f"{stats}  {record['images_per_s']:.0f} img/s"

@@ -100,6 +100,13 @@ _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_
               help="R1 penalty gamma/2 E||grad D(x)||^2 at real images (0: off).")
 @click.option("--r1-every", type=click.IntRange(1), default=16, show_default=True,
               help="Apply R1 every K steps (scaled by K; lazy regularisation).")
+@click.option("--ada-target", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              metavar="T", help="Adaptive augmentation (ADA): apply each --augment augmentation "
+                                "with a probability p that rises while E[sign(D(real))] > T "
+                                "and falls below it; 0.6 is usual (0: off, always apply).")
+@click.option("--ada-ramp", "ada_ramp_images", type=click.IntRange(1), default=100_000,
+              show_default=True, metavar="IMAGES",
+              help="ADA speed: images for p to go from 0 to 1.")
 @click.option("--log-every", type=click.IntRange(1), default=10, show_default=True,
               help="Steps between stats lines.")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=500, show_default=True,
@@ -222,7 +229,8 @@ def _resolve(resolve_config, registry, kw, overrides, versions):
                   eval_every=kw["eval_every"], eval_images=kw["eval_images"],
                   sync_bn=kw["sync_bn"], compile=kw["compile_"], augment=kw["augment"],
                   mirror=kw["mirror"], ema=kw["ema"], ema_decay=kw["ema_decay"], r1=kw["r1"],
-                  r1_every=kw["r1_every"])
+                  r1_every=kw["r1_every"], ada_target=kw["ada_target"],
+                  ada_ramp_images=kw["ada_ramp_images"])
     try:
         _add_inception_weights(registry, kw["metrics"], kw["inception_weights"], overrides)
         config = resolve_config(registry, **params)

@@ -82,6 +82,8 @@ class RunConfig:
     ema_decay: float = 0.999
     r1: float = 0.0  # R1 gamma (0 = off)
     r1_every: int = 16  # lazy R1: every k steps, scaled by k
+    ada_target: float = 0.0  # adaptive augmentation (ADA): target E[sign(D(real))]; 0 = off
+    ada_ramp_images: int = 100_000  # ADA: images for the probability to go from 0 to 1
     notes: tuple[str, ...] = ()  # decisions made for the user, e.g. a norm a loss required
     metrics: tuple[Choice, ...] = ()  # evaluated during training; the first ranks best.pt
     eval_every: int = 500  # steps between evaluations (and one at the end)
@@ -154,7 +156,8 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                    compile: bool = False, augment: str | tuple[str, ...] | None = None,
                    mirror: bool | None = None, ema: bool | None = None,
                    ema_decay: float | None = None, r1: float | None = None,
-                   r1_every: int = 16, loss_object: Any = None) -> RunConfig:
+                   r1_every: int = 16, ada_target: float = 0.0,
+                   ada_ramp_images: int = 100_000, loss_object: Any = None) -> RunConfig:
     """Check every choice and fill every default; raise :class:`ConfigError` naming flags.
 
     ``None`` for ``data``, ``resolution``, ``epochs``, ``augment``, ``mirror``, ``ema``
@@ -218,6 +221,7 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
     n_critic = int(getattr(loss_obj, "n_critic", 1))
     optimizer = optimizer_config(recommended, loss_choice.name, lr, lr_g, lr_d,
                                  name=optimizer, betas=betas)
+    _check_ada(ada_target, ada_ramp_images, augment_names)
     metric_choices = _metrics(registry, metrics, overrides)
     _refuse_stray_groups(overrides, {c.name for c in metric_choices} | set(metrics),
                          set(augment_names) | set(augment_options))
@@ -234,7 +238,23 @@ def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None =
                      mirror=bool(run["mirror"]), ema=bool(run["ema"]),
                      ema_decay=_checked_decay(0.999 if run["ema_decay"] is None
                                               else run["ema_decay"]),
-                     r1=float(run["r1"] or 0.0), r1_every=int(r1_every))
+                     r1=float(run["r1"] or 0.0), r1_every=int(r1_every),
+                     ada_target=float(ada_target or 0.0), ada_ramp_images=int(ada_ramp_images))
+
+
+def _check_ada(target: float | None, ramp_images: int, augment_names: tuple[str, ...]) -> None:
+    """ADA needs augmentations to adjust and a target inside (0, 1)."""
+    if not target:
+        return
+    if not 0 < target < 1:
+        raise ConfigError(f"--ada-target is the wanted E[sign(D(real))], between 0 and 1 "
+                          f"(0.6 is usual); got {target}", "--ada-target")
+    if ramp_images < 1:
+        raise ConfigError(f"--ada-ramp must be at least 1 image; got {ramp_images}", "--ada-ramp")
+    if not augment_names:
+        raise ConfigError("--ada-target adjusts how often the --augment augmentations apply, "
+                          "but none is on; add --augment color,translation,cutout",
+                          "--ada-target")
 
 
 def _loss(registry: Registry, name: str, loss_object: Any,

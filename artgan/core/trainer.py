@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import torch
 
-from .augment import AugmentedDiscriminator, random_mirror
+from .augment import AdaptiveStrength, AugmentedDiscriminator, random_mirror
 from .checkpoint import FORMAT_VERSION, save_atomic
 from .collapse import collapse_warning, diversity_ratio
 from .config import RunConfig
@@ -114,6 +114,7 @@ class Trainer:
         # what the loss calls D: D(augment(x), y) when augmenting, else D itself
         self.D_view = self.D if augment is None else \
             AugmentedDiscriminator(self.D, augment.to(device))
+        self.ada = self._adaptive_strength(augment)
         self.ema = GeneratorEMA(self.G, config.ema_decay) if config.ema else None
         self.r1 = R1(config.r1, config.r1_every) if config.r1 > 0 else None
         self._real_reference: torch.Tensor | None = None
@@ -132,6 +133,17 @@ class Trainer:
         self._last_log = (time.perf_counter(), 0)
 
     # -- set-up -------------------------------------------------------------------------
+    def _adaptive_strength(self, augment: torch.nn.Module | None) -> AdaptiveStrength | None:
+        """ADA (``config.ada_target``): the augmentation probability follows D's overfitting."""
+        if not self.config.ada_target:
+            return None
+        if augment is None:
+            raise ValueError("ada_target adjusts the augmentation strength, but there is no "
+                             "augmentation: add --augment (e.g. color,translation,cutout)")
+        ada = AdaptiveStrength(augment, self.config.ada_target, self.config.ada_ramp_images)
+        self.D_view.observer = ada.observe
+        return ada
+
     def _fixed_noise(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         gen = torch.Generator().manual_seed(self.config.seed + 12345)
         z = torch.randn(N_FIXED_SAMPLES, self.G.z_dim, generator=gen)
@@ -216,11 +228,21 @@ class Trainer:
             self._r1_step(real, y)
 
     def _d_step(self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None) -> None:
-        with self.precision.autocast():
-            out = self.loss.discriminator_loss(self.G, self.D_view, real, fake, y)
+        if self.ada is not None:
+            self.D_view.watched = real  # D's scores on this batch measure its overfitting
+        try:
+            with self.precision.autocast():
+                out = self.loss.discriminator_loss(self.G, self.D_view, real, fake, y)
+        finally:
+            if self.ada is not None:
+                self.D_view.watched = None
         self._update(self.opt_d, self.scaler_d, out["loss"])
         self.loss.after_discriminator_step(self.D)
         self._record("d", out)
+        if self.ada is not None:
+            adjusted = self.ada.step(self.config.batch_size, self.dist.mean)
+            if adjusted is not None:
+                self._record("ada", adjusted)
 
     def _g_step(self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None) -> None:
         self.D.requires_grad_(False)  # no weight gradients for D in the G step
@@ -392,6 +414,7 @@ class Trainer:
                 "config": self.config.to_dict(), "step": self.step, "epoch": self.epoch,
                 "generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
                 **({"generator_ema": self.ema.state_dict()} if self.ema is not None else {}),
+                **({"ada": self.ada.state_dict()} if self.ada is not None else {}),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
                 "num_classes": self.G.num_classes, "class_names": list(self.data.class_names),
@@ -404,6 +427,8 @@ class Trainer:
         self.D.load_state_dict(ckpt["discriminator"])
         if self.ema is not None:  # a checkpoint from before EMA: start the average at G
             self.ema.load_state_dict(ckpt.get("generator_ema", ckpt["generator"]))
+        if self.ada is not None and "ada" in ckpt:
+            self.ada.load_state_dict(ckpt["ada"])
         self.opt_g.load_state_dict(ckpt["opt_g"])
         self.opt_d.load_state_dict(ckpt["opt_d"])
         if ckpt.get("scaler_g"):
