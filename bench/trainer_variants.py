@@ -3,11 +3,13 @@
 Builds one artgan trainer per variant (DCGAN 64x64, batch 64, CPU by default) and times
 them in interleaved rounds, so that machine load affects all alike. Variant names
 combine: ``contig`` (contiguous tensors instead of channels-last), ``foreach`` (foreach
-Adam instead of fused); ``new`` is the trainer as built. A repeated name (``old2``)
-shows the noise.
+Adam instead of fused), ``compile`` (``--compile``: torch.compile of G and D, compiled
+during the untimed warm-up step); ``new`` is the trainer as built. A repeated name
+(``new2``) shows the noise.
 
     python bench/trainer_variants.py --loss gan --steps 4 --rounds 3 \\
         --variants contig_foreach,contig,foreach,new,contig_foreach2
+    python bench/trainer_variants.py --variants new,compile,new2   # torch.compile
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from artgan.plugin_host import get_registry
 def make_trainer(variant: str, data, loss: str, batch: int, device: str, run_dir: str):
     config = resolve_config(get_registry(), loss=loss, data="demo", resolution=data.resolution,
                             batch_size=batch, device=device, log_every=10**9,
-                            checkpoint_every=10**9, recipe="none")
+                            checkpoint_every=10**9, recipe="none", compile="compile" in variant)
     trainer = build_trainer(config, get_registry(), run_dir=run_dir, data=data)
     if "contig" in variant:
         for net in (trainer.G, trainer.D):
@@ -67,8 +69,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as run_dir:
         trainers = {v: make_trainer(v, data, args.loss, args.batch_size, args.device, run_dir)
                     for v in args.variants.split(",")}
-        for trainer in trainers.values():
-            trainer.train_step(order[0])  # warm-up
+        for variant, trainer in trainers.items():
+            start = time.perf_counter()
+            trainer.train_step(order[0])  # warm-up (and compilation)
+            trainer.train_step(order[1 % len(order)])
+            print(f"{variant:16s} warm-up (2 steps) {time.perf_counter() - start:.1f} s",
+                  flush=True)
         times: dict[str, list[float]] = {v: [] for v in trainers}
         for _ in range(args.rounds):
             for variant, trainer in trainers.items():
