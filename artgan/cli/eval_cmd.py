@@ -170,7 +170,8 @@ def _headline(name: str, result: dict, metric) -> str:
               help="Reference images, a data spec (demo, folder:PATH). With --ckpt: default "
                    "the checkpoint's training data.")
 @click.option("--metric", "-m", "metric_names", multiple=True, default=("fid",),
-              show_default=True, help="Metric to compute (repeatable): fid, kid, is, ms-ssim.")
+              show_default=True, help="Metric to compute (repeatable), e.g. fid, kid, is, ms-ssim "
+                   "(artgan list metric: all installed).")
 @click.option("-n", "count", type=click.IntRange(2), default=None,
               help="Generated images: with --ckpt default 10000; with --fake all (or the "
                    "first N).")

@@ -77,8 +77,9 @@ _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_
                    "small-data (augmentation, EMA, R1, 3,000+ steps; for folders under "
                    "2,000 images) or none. auto picks one of them.")
 @click.option("--metric", "metrics", multiple=True, metavar="NAME",
-              help="Evaluate during training (repeatable): fid, kid, is, ms-ssim. Writes "
-                   "metrics.jsonl; the first metric picks checkpoints/best.pt.")
+              help="Evaluate during training (repeatable), e.g. fid, kid, is, ms-ssim "
+                   "(artgan list metric: all installed). Writes metrics.jsonl; the first "
+                   "metric picks checkpoints/best.pt.")
 @click.option("--eval-every", type=click.IntRange(1), default=500, show_default=True,
               help="Steps between evaluations (one more runs at the end).")
 @click.option("--eval-images", type=click.IntRange(2), default=1000, show_default=True,
