@@ -218,16 +218,34 @@ class ConstantGenerator(Generator):
         return torch.tanh(self.image).expand(z.shape[0], -1, -1, -1) + 0 * z.sum()
 
 
-def test_collapse_warning_waits_for_the_warm_up():
-    from artgan.core.collapse import WARMUP_STEPS, collapse_warning
+def test_a_generator_still_learning_to_vary_is_not_called_collapsing():
+    from artgan.core.collapse import CollapseWatch
 
-    assert collapse_warning(0.01, 1, WARMUP_STEPS - 1) is None
-    assert "collapsing" in collapse_warning(0.01, 3, WARMUP_STEPS)
-    assert collapse_warning(0.9, 3, WARMUP_STEPS) is None
+    watch = CollapseWatch()
+    # the default demo run's first values (tiny at first, rising, with noise)
+    rising = [(32, 0.08), (64, 0.12), (128, 0.15), (192, 0.24), (256, 0.23), (320, 0.34)]
+    assert [watch.check(r, step // 32, step) for step, r in rising] == [None] * len(rising)
+    assert watch.best == 0.34
+
+
+def test_collapse_after_progress_and_a_generator_that_never_varies_are_warned_about():
+    from artgan.core.collapse import STUCK_STEPS, WARMUP_STEPS, CollapseWatch
+
+    watch = CollapseWatch()
+    assert watch.check(0.01, 1, WARMUP_STEPS - 1) is None  # too early to tell
+    assert watch.check(0.6, 5, 500) is None
+    assert watch.check(0.35, 6, 600) is None  # lower, but above the threshold
+    message = watch.check(0.2, 7, 700)  # below the threshold and half the best
+    assert "fell from 0.60 to 0.20" in message and "epoch 7" in message
+    stuck = CollapseWatch()
+    assert stuck.check(0.1, 3, STUCK_STEPS - 1) is None  # may still be learning
+    assert "after 1000 steps" in stuck.check(0.1, 4, STUCK_STEPS)
+    assert stuck.check(0.9, 5, STUCK_STEPS + 1) is None
 
 
 def test_collapse_is_logged_and_warned_about(tmp_path, monkeypatch):
     monkeypatch.setattr("artgan.core.collapse.WARMUP_STEPS", 2)
+    monkeypatch.setattr("artgan.core.collapse.STUCK_STEPS", 2)
     warnings = []
 
     class Callbacks(TrainerCallbacks):

@@ -22,7 +22,7 @@ import torch
 
 from .augment import AdaptiveStrength, AugmentedDiscriminator, random_mirror
 from .checkpoint import FORMAT_VERSION, save_atomic
-from .collapse import collapse_warning, diversity_ratio
+from .collapse import CollapseWatch, diversity_ratio
 from .config import RunConfig
 from .data import DataSource
 from .device import Precision
@@ -119,6 +119,7 @@ class Trainer:
         self.r1 = R1(config.r1, config.r1_every) if config.r1 > 0 else None
         self._real_reference: torch.Tensor | None = None
         self._watch_images: torch.Tensor | None = None
+        self.collapse_watch = CollapseWatch()
         self._last_rate = 0.0
         self.step = 0
         self.steps_per_epoch = data.batches_per_epoch(config.batch_size)
@@ -379,7 +380,7 @@ class Trainer:
         ratio = self.diversity(images)
         self._record("watch", {"diversity": torch.tensor(ratio, device=self.device)})
         self._watch_images = images
-        warning = collapse_warning(ratio, self.epoch, self.step)
+        warning = self.collapse_watch.check(ratio, self.epoch, self.step)
         if warning:
             self.callbacks.on_warning(warning)
 
@@ -418,7 +419,7 @@ class Trainer:
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
                 "num_classes": self.G.num_classes, "class_names": list(self.data.class_names),
-                "rng": rng,
+                "rng": rng, "watch_best": self.collapse_watch.best,
                 "best_metric": self.evaluation.best if self.evaluation is not None else None}
 
     def load_state_dict(self, ckpt: dict[str, Any]) -> None:
@@ -435,6 +436,7 @@ class Trainer:
             self.scaler_g.load_state_dict(ckpt["scaler_g"])
             self.scaler_d.load_state_dict(ckpt["scaler_d"])
         self.step = int(ckpt["step"])
+        self.collapse_watch.best = float(ckpt.get("watch_best", 0.0))
         if self.evaluation is not None and ckpt.get("best_metric"):
             self.evaluation.best = dict(ckpt["best_metric"])
         self._last_log = (time.perf_counter(), self.step)
