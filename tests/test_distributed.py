@@ -166,3 +166,16 @@ def test_sync_batchnorm_keeps_state_dict_keys_and_equals_batchnorm_alone():
     assert isinstance(synced[1], GlooSyncBatchNorm)
     assert synced.state_dict().keys() == before.keys()
     torch.testing.assert_close(synced(x), expected)  # no process group: plain BatchNorm
+
+
+@needs_gloo
+def test_adaptive_augmentation_under_two_processes(tmp_path):
+    """ADA averages r_t over the ranks (a collective in the D step): the run must finish,
+    and p must move by whole steps of global-batch images (4 D steps x 8) / ramp."""
+    run = tmp_path / "run"
+    torchrun(*DDP_TINY, "--augment", "translation", "--ada-target", "0.6", "--ada-ramp", "64",
+             "--max-steps", "8", "--out", run)
+    ada = load_checkpoint(run)["ada"]
+    assert ada["steps"] == 8 and ada["images"] == 0 and ada["scores"] == 0  # adjusted at 4, 8
+    assert ada["p"] in (0.0, 0.5, 1.0)  # 0 +- 32/64, twice, clamped to [0, 1]
+    assert [r["step"] for r in read_stats(run) if "ada/p" in r]
