@@ -190,3 +190,13 @@ def test_progress_line_shows_epoch_losses_rate_and_eta():
     for part in ("epoch 2/3", "12/30", "d/loss=0.500", "g/loss=1.250", "123 img/s", "eta"):
         assert part in line, f"{part!r} not in {line!r}"
     assert "d/real" not in line  # only the losses, to keep the line short
+
+
+def test_every_cli_option_has_help():
+    from artgan.cli import cli as group
+
+    missing = [f"{name} {param.opts[0]}" for name, command in group.commands.items()
+               for param in command.params
+               if param.param_type_name == "option" and not (param.help or "").strip()]
+    missing += [f"artgan {p.opts[0]}" for p in group.params if not (p.help or "").strip()]
+    assert not missing, f"options without help: {missing}"

@@ -31,6 +31,8 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
 #: ``--seed`` values torch accepts (its generators take a 64-bit seed).
 SEED = click.IntRange(0, 2**63 - 1)
+#: ``--device`` help, the same for every command.
+DEVICE_HELP = "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps."
 
 
 class ArtganGroup(click.Group):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .errors import SEED
+from .errors import DEVICE_HELP, SEED
 
 _HEADLINE_EXTRAS = {"kid": "kid_std", "is": "is_std"}
 
@@ -185,8 +185,9 @@ def _headline(name: str, result: dict, metric) -> str:
                    "-o data.size=512 (see `artgan list metric --options`).")
 @click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of the generated images (as `artgan sample --seed`).")
-@click.option("--device", default="auto", show_default=True)
-@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
+              help="Images per forward pass of the generator and the feature network.")
 @click.option("--no-cache", is_flag=True,
               help="Neither read nor write cached reference statistics "
                    "($ARTGAN_CACHE_DIR/ref-stats, default ~/.cache/artgan/ref-stats).")

@@ -13,7 +13,7 @@ from click.core import ParameterSource
 
 from ..core.config import ConfigError
 from ..core.recipes import RECIPES
-from .errors import SEED
+from .errors import DEVICE_HELP, SEED
 
 # Options that may be given together with --resume (they extend or relocate a run).
 _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_run",
@@ -48,11 +48,11 @@ _RESUME_ALLOWED = {"resume", "epochs", "max_steps", "device", "precision", "dry_
 @click.option("--betas", type=(click.FloatRange(0, 1, max_open=True),) * 2, default=None,
               metavar="B1 B2", help="Adam's betas, e.g. --betas 0 0.9 [default: the loss's "
                                     "recommendation, else 0.5 0.999].")
-@click.option("--device", default="auto", show_default=True,
-              help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
               show_default=True, help="fp16 needs CUDA (uses a grad scaler).")
-@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True,
+              help="Seeds the weights, data order, noise and augmentations.")
 @click.option("--nproc", type=click.IntRange(1), default=1, show_default=True,
               help="Train with this many processes (one per GPU, or gloo on the CPU) by "
                    "re-launching through torchrun.")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .errors import SEED
+from .errors import DEVICE_HELP, SEED
 
 
 def grid_path(out: str, grid: str | None) -> Path:
@@ -40,8 +40,9 @@ def grid_path(out: str, grid: str | None) -> Path:
 @click.option("--class", "class_name", default=None, metavar="NAME|all",
               help="Conditional models: generate this class (by name), or 'all' for a grid "
                    "with one row per class.")
-@click.option("--device", default="auto", show_default=True)
-@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
+              help="Images generated per forward pass.")
 @click.option("--no-ema", is_flag=True,
               help="Use the raw generator, not its moving average (runs with --ema).")
 def sample_command(ckpt: str, count: int, out: str, grid: str | None, seed: int,
