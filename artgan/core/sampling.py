@@ -53,18 +53,30 @@ def class_labels(G: Generator, class_names: list[str], wanted: str | None,
     return torch.full((count,), lowered.index(wanted.lower()), dtype=torch.long), None
 
 
-@torch.no_grad()
-def sample_images(G: Generator, n: int, *, seed: int = 0, batch_size: int = 64,
-                  labels: torch.Tensor | None = None) -> torch.Tensor:
-    """``n`` images in [-1, 1] on the CPU; the same seed gives the same images."""
+def latents(G: Generator, n: int, *, seed: int = 0) -> torch.Tensor:
+    """``n`` latent vectors (n, z_dim) from N(0, I); the same seed gives the same vectors."""
     gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, G.z_dim, generator=gen)
+    return torch.randn(n, G.z_dim, generator=gen)
+
+
+def generate_batches(G: Generator, n: int, *, seed: int = 0, batch_size: int = 64,
+                     labels: torch.Tensor | None = None):
+    """Yield ``n`` images of ``G`` batch by batch, on G's device, in [-1, 1].
+
+    Latents come from :func:`latents`; without ``labels`` a conditional generator cycles
+    through its classes. The same arguments give the same images."""
+    z = latents(G, n, seed=seed)
     if labels is None and G.conditional:
         labels = torch.arange(n) % G.num_classes
     device = next(G.parameters()).device
-    chunks = []
-    for start in range(0, n, batch_size):
-        zb = z[start:start + batch_size].to(device)
-        yb = None if labels is None else labels[start:start + batch_size].to(device)
-        chunks.append(G(zb, yb).float().cpu())
-    return torch.cat(chunks)
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            yb = None if labels is None else labels[start:start + batch_size].to(device)
+            yield G(z[start:start + batch_size].to(device), yb).float()
+
+
+def sample_images(G: Generator, n: int, *, seed: int = 0, batch_size: int = 64,
+                  labels: torch.Tensor | None = None) -> torch.Tensor:
+    """``n`` images in [-1, 1] on the CPU; the same seed gives the same images."""
+    return torch.cat([images.cpu() for images in generate_batches(
+        G, n, seed=seed, batch_size=batch_size, labels=labels)])

@@ -17,6 +17,7 @@ from torchvision.utils import make_grid
 
 from .images import to_unit
 from .networks import Generator
+from .sampling import latents
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -48,8 +49,7 @@ def walk_latents(keyframes: torch.Tensor, frames_between: int) -> torch.Tensor:
 
 def random_keyframes(G: Generator, count: int, tiles: int, seed: int) -> torch.Tensor:
     """``count`` latent points for each of ``tiles`` tiles, (count, tiles, z_dim), from ``seed``."""
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randn(count, tiles, G.z_dim, generator=gen)
+    return latents(G, count * tiles, seed=seed).view(count, tiles, -1)
 
 
 @torch.no_grad()

@@ -29,6 +29,8 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 import torch
 
+from artgan.core.sampling import generate_batches
+
 from . import MetricError
 from .stats import gaussian_stats
 
@@ -108,16 +110,7 @@ class ImageSet:
         images in memory.
         """
         def batches():
-            gen = torch.Generator().manual_seed(seed)
-            z = torch.randn(count, G.z_dim, generator=gen)
-            y = labels
-            if y is None and G.conditional:
-                y = torch.arange(count) % G.num_classes
-            device = next(G.parameters()).device
-            with torch.no_grad():
-                for start in range(0, count, batch_size):
-                    yb = None if y is None else y[start:start + batch_size].to(device)
-                    yield G(z[start:start + batch_size].to(device), yb).float()
+            return generate_batches(G, count, seed=seed, batch_size=batch_size, labels=labels)
         return cls(batches, count, f"{description} ({count} images, seed {seed})")
 
 
