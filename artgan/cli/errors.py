@@ -35,6 +35,19 @@ SEED = click.IntRange(0, 2**63 - 1)
 DEVICE_HELP = "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps."
 
 
+def generator_source(command):
+    """``--ckpt``, ``--device`` and ``--no-ema``: where commands that draw from a trained
+    generator (``sample``, ``walk``) get it."""
+    for option in reversed([
+            click.option("--ckpt", required=True, type=click.Path(exists=True),
+                         help="Checkpoint file or run folder."),
+            click.option("--device", default="auto", show_default=True, help=DEVICE_HELP),
+            click.option("--no-ema", is_flag=True, help="Use the raw generator, not its "
+                                                        "moving average (runs with --ema).")]):
+        command = option(command)
+    return command
+
+
 class ArtganGroup(click.Group):
     """A Click group that shows artgan's user errors as ``Error: ...`` (exit code 2)."""
 

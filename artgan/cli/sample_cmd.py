@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .errors import DEVICE_HELP, SEED
+from .errors import SEED, generator_source
 
 
 def grid_path(out: str, grid: str | None) -> Path:
@@ -25,8 +25,7 @@ def grid_path(out: str, grid: str | None) -> Path:
 
 
 @click.command("sample")
-@click.option("--ckpt", required=True, type=click.Path(exists=True),
-              help="Checkpoint file or run folder.")
+@generator_source
 @click.option("-n", "count", type=click.IntRange(1), default=64, show_default=True,
               help="Number of images (with --class all: per class).")
 @click.option("--out", type=click.Path(file_okay=False), required=True,
@@ -40,11 +39,8 @@ def grid_path(out: str, grid: str | None) -> Path:
 @click.option("--class", "class_name", default=None, metavar="NAME|all",
               help="Conditional models: generate this class (by name), or 'all' for a grid "
                    "with one row per class.")
-@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
               help="Images generated per forward pass.")
-@click.option("--no-ema", is_flag=True,
-              help="Use the raw generator, not its moving average (runs with --ema).")
 def sample_command(ckpt: str, count: int, out: str, grid: str | None, seed: int,
                    class_name: str | None, device: str, batch_size: int, no_ema: bool) -> None:
     """Write N generated images into a folder, and a grid of them beside it.

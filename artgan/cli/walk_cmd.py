@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .errors import DEVICE_HELP, SEED
+from .errors import SEED, generator_source
 
 
 def _gif_path(_ctx, _param, value: str) -> str:
@@ -15,8 +15,7 @@ def _gif_path(_ctx, _param, value: str) -> str:
 
 
 @click.command("walk")
-@click.option("--ckpt", required=True, type=click.Path(exists=True),
-              help="Checkpoint file or run folder.")
+@generator_source
 @click.option("--out", required=True, type=click.Path(dir_okay=False), callback=_gif_path,
               help="The animated GIF to write (PATH.gif).")
 @click.option("-n", "tiles", type=click.IntRange(1), default=16, show_default=True,
@@ -32,9 +31,6 @@ def _gif_path(_ctx, _param, value: str) -> str:
 @click.option("--class", "class_name", default=None, metavar="NAME|all",
               help="Conditional models: walk within this class, or 'all' for one row per "
                    "class [default: tiles cycle through the classes].")
-@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
-@click.option("--no-ema", is_flag=True,
-              help="Use the raw generator, not its moving average (runs with --ema).")
 def walk_command(ckpt: str, out: str, tiles: int, keyframes: int, frames_between: int,
                  fps: float, seed: int, class_name: str | None, device: str,
                  no_ema: bool) -> None:
