@@ -55,14 +55,11 @@ class FakeFolder:
 
     def image_set(self, spec: str, batch_size: int):
         """An :class:`~artgan.metrics.ImageSet` of these images in [-1, 1], never cached."""
+        from ..core.data import InMemoryDataSource
         from ..metrics.features import ImageSet
 
-        n = len(self.images)
-
-        def batches():
-            for start in range(0, n, batch_size):
-                yield self.images[start:start + batch_size].float().div(127.5).sub(1)
-        return ImageSet(batches, n, f"{spec} ({n} images, {self.resolution}px)")
+        return ImageSet.from_data_source(InMemoryDataSource(self.images), spec=spec,
+                                         batch_size=batch_size, cacheable=False)
 
 
 def _headers(folder: str, files: list[str]) -> tuple[dict, list[tuple[str, str]]]:

@@ -51,7 +51,7 @@ def walk_command(ckpt: str, out: str, tiles: int, keyframes: int, frames_between
     labels, nrow = class_labels(G, class_names, class_name, tiles)
     count = len(labels) if labels is not None else tiles
     latents = walk_latents(random_keyframes(G, keyframes, count, seed), frames_between)
-    grid_row = nrow or max(1, round(count ** 0.5))
+    grid_row = nrow or max(1, int(count ** 0.5))
     path, frames = save_gif(render_walk(G, latents, labels, nrow=grid_row), out, fps)
     click.echo(f"Wrote {path}: {frames} frames at {fps:g} fps, {count} walks through "
                f"{keyframes} keyframes ({config.gen.name}, {config.resolution}px).")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Callable
 
 import torch
 
@@ -24,12 +24,18 @@ class CheckpointError(ValueError):
 
 def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` to ``path`` via a temporary file and an atomic rename."""
+    return write_atomic(path, lambda fh: torch.save(obj, fh))
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
+    """Create ``path`` with ``write(binary_file)``: into a temporary file in the same
+    folder, flushed to disk, then renamed over ``path``; on failure nothing is left."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

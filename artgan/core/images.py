@@ -8,21 +8,23 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid, save_image
 
+from .checkpoint import write_atomic
+
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
     """[-1, 1] -> [0, 1], clamped, float32 on the CPU."""
     return images.detach().float().cpu().add(1).div(2).clamp_(0, 1)
 
 
+def grid_image(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:
+    """Images in [-1, 1] tiled into one (3, H, W) picture in [0, 1], white gaps between."""
+    return make_grid(to_unit(images), nrow=nrow, padding=2, pad_value=1.0)
+
+
 def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8) -> Path:
-    """Save a grid of images (atomically: temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    grid = make_grid(to_unit(images), nrow=nrow, padding=2, pad_value=1.0)
-    save_image(grid, tmp, format="png")
-    os.replace(tmp, path)
-    return path
+    """Save a grid of images as a PNG (atomically: temp file + rename)."""
+    grid = grid_image(images, nrow)
+    return write_atomic(path, lambda fh: save_image(grid, fh, format="png"))
 
 
 def save_each(images: torch.Tensor, folder: str | os.PathLike, prefix: str = "sample") -> list[Path]:

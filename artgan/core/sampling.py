@@ -59,6 +59,12 @@ def latents(G: Generator, n: int, *, seed: int = 0) -> torch.Tensor:
     return torch.randn(n, G.z_dim, generator=gen)
 
 
+def cycled_labels(G: Generator, n: int) -> torch.Tensor | None:
+    """Labels 0, 1, ..., K-1, 0, 1, ... for ``n`` images of a conditional generator with K
+    classes (the default when no class is asked for); None for an unconditional one."""
+    return torch.arange(n) % G.num_classes if G.conditional else None
+
+
 def generate_batches(G: Generator, n: int, *, seed: int = 0, batch_size: int = 64,
                      labels: torch.Tensor | None = None):
     """Yield ``n`` images of ``G`` batch by batch, on G's device, in [-1, 1].
@@ -66,8 +72,8 @@ def generate_batches(G: Generator, n: int, *, seed: int = 0, batch_size: int = 6
     Latents come from :func:`latents`; without ``labels`` a conditional generator cycles
     through its classes. The same arguments give the same images."""
     z = latents(G, n, seed=seed)
-    if labels is None and G.conditional:
-        labels = torch.arange(n) % G.num_classes
+    if labels is None:
+        labels = cycled_labels(G, n)
     device = next(G.parameters()).device
     with torch.no_grad():
         for start in range(0, n, batch_size):

@@ -10,6 +10,7 @@ Under ``torchrun`` every rank runs this same loop on its shard of each global ba
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
@@ -30,6 +31,7 @@ from .distributed import Distributed
 from .ema import GeneratorEMA
 from .evaluation import PeriodicEvaluation
 from .images import save_grid
+from .sampling import cycled_labels
 from .loss import Loss
 from .networks import Discriminator, Generator
 from .regularizers import R1
@@ -148,9 +150,7 @@ class Trainer:
     def _fixed_noise(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         gen = torch.Generator().manual_seed(self.config.seed + 12345)
         z = torch.randn(N_FIXED_SAMPLES, self.G.z_dim, generator=gen)
-        y = None
-        if self.G.conditional:
-            y = torch.arange(N_FIXED_SAMPLES) % self.G.num_classes
+        y = cycled_labels(self.G, N_FIXED_SAMPLES)
         return z.to(self.device), None if y is None else y.to(self.device)
 
     @property
@@ -229,14 +229,10 @@ class Trainer:
             self._r1_step(real, y)
 
     def _d_step(self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None) -> None:
-        if self.ada is not None:
-            self.D_view.watched = real  # D's scores on this batch measure its overfitting
-        try:
-            with self.precision.autocast():
-                out = self.loss.discriminator_loss(self.G, self.D_view, real, fake, y)
-        finally:
-            if self.ada is not None:
-                self.D_view.watched = None
+        # with ADA, D's scores on this real batch measure its overfitting
+        watch = self.D_view.watching(real) if self.ada is not None else contextlib.nullcontext()
+        with watch, self.precision.autocast():
+            out = self.loss.discriminator_loss(self.G, self.D_view, real, fake, y)
         self._update(self.opt_d, self.scaler_d, out["loss"])
         self.loss.after_discriminator_step(self.D)
         self._record("d", out)

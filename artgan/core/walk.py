@@ -13,11 +13,11 @@ import os
 from pathlib import Path
 
 import torch
-from torchvision.utils import make_grid
 
-from .images import to_unit
+from .checkpoint import write_atomic
+from .images import grid_image
 from .networks import Generator
-from .sampling import latents
+from .sampling import cycled_labels, latents
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -58,12 +58,11 @@ def render_walk(G: Generator, latents: torch.Tensor, labels: torch.Tensor | None
     """Yield one grid image (C, H, W) in [0, 1] on the CPU per frame of ``latents``
     (T, N, Z); ``labels`` (N,) fix each tile's class for a conditional generator."""
     device = next(G.parameters()).device
-    if labels is None and G.conditional:
-        labels = torch.arange(latents.shape[1]) % G.num_classes
+    if labels is None:
+        labels = cycled_labels(G, latents.shape[1])
     y = None if labels is None else labels.to(device)
     for z in latents:
-        images = G(z.to(device), y)
-        yield make_grid(to_unit(images), nrow=nrow, padding=2, pad_value=1.0)
+        yield grid_image(G(z.to(device), y), nrow)
 
 
 def save_gif(frames, path: str | os.PathLike, fps: float = 24) -> tuple[Path, int]:
@@ -73,10 +72,7 @@ def save_gif(frames, path: str | os.PathLike, fps: float = 24) -> tuple[Path, in
 
     pictures = [Image.fromarray(frame.mul(255).round().byte().permute(1, 2, 0).numpy())
                 for frame in frames]  # make_grid gives 3 channels, grayscale too
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:],
-                     duration=max(20, round(1000 / fps)), loop=0, disposal=1)
-    os.replace(tmp, path)
+    path = write_atomic(path, lambda fh: pictures[0].save(
+        fh, format="GIF", save_all=True, append_images=pictures[1:],
+        duration=max(20, round(1000 / fps)), loop=0, disposal=1))
     return path, len(pictures)
