@@ -68,12 +68,14 @@ def test_only_the_discriminator_steps_real_batch_is_observed():
     D = AugmentedDiscriminator(lambda x, y: x.flatten(1).sum(1), AugmentPipeline([AddOne()]))
     D.observer = seen.append
     real, fake = torch.zeros(3, 1, 2, 2), torch.zeros(3, 1, 2, 2)
-    D.watched = real
-    D(fake)
-    D(real.detach().requires_grad_())  # e.g. a penalty at the real images: another tensor
-    assert seen == []
-    D(real)
+    with D.watching(real):
+        D(fake)
+        D(real.detach().requires_grad_())  # e.g. a penalty at the real images: another tensor
+        assert seen == []
+        D(real)
     assert len(seen) == 1 and torch.equal(seen[0], torch.full((3,), 4.0))
+    D(real)  # after the D step (e.g. a G step that scores the reals): not observed
+    assert len(seen) == 1
 
 
 def test_training_feeds_ada_every_real_batch_and_nothing_else(tmp_path):

@@ -17,6 +17,7 @@ this module only composes them.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Sequence
 
 import torch
@@ -143,6 +144,16 @@ class AugmentedDiscriminator(nn.Module):
         # ADA: the trainer names the D step's real batch; D's scores on it go to the observer
         self.watched: torch.Tensor | None = None
         self.observer = None
+
+    @contextlib.contextmanager
+    def watching(self, real: torch.Tensor):
+        """Within: D's scores on exactly the tensor ``real`` (not on copies of it, such as
+        a penalty's points) go to ``observer``."""
+        self.watched = real
+        try:
+            yield
+        finally:
+            self.watched = None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         scores = self.D(self.augment(x), y)
