@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import sys
 from typing import Sequence
 
@@ -17,7 +18,10 @@ from .errors import ArtganGroup
 @click.version_option(__version__, prog_name="artgan")
 @click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME",
               help="Do not load this plugin (repeatable; env: ARTGAN_DISABLE_PLUGINS).")
-def cli(disabled: tuple[str, ...]) -> None:
+@click.option("--traceback", "show_traceback", is_flag=True,
+              help="Show the traceback behind an error (plugin authors; same as "
+                   "ARTGAN_TRACE_PLUGINS=1 without the hook-call trace).")
+def cli(disabled: tuple[str, ...], show_traceback: bool) -> None:
     """Train GANs on your own images; compose components by name.
 
     \b
@@ -25,6 +29,8 @@ def cli(disabled: tuple[str, ...]) -> None:
     Your images:  artgan run --data folder:./paintings
     What exists:  artgan list --options
     """
+    if show_traceback:
+        os.environ["ARTGAN_TRACEBACK"] = "1"
     for name in disabled:
         disable_plugin(name)
     from ..plugin_host import plugin_errors

@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-import sys
+import traceback
 
 import click
 
-from ..core.config import ConfigError
-from ..core.options import OptionError
-from ..core.registry import RegistrationError, UnknownComponentError
-from ..metrics import MetricError
-
-
-def user_errors() -> tuple[type[BaseException], ...]:
-    """Exception types whose message is meant for the user (torch-free ones first)."""
-    errors: list[type[BaseException]] = [ConfigError, MetricError, OptionError,
-                                         RegistrationError, UnknownComponentError]
-    if "torch" in sys.modules:  # only then can the torch-side errors have been raised
-        from ..core.checkpoint import CheckpointError
-        from ..core.data import DataSourceError
-        from ..core.device import DeviceError
-        from ..core.networks import ComponentShapeError
-        from ..core.sampling import ClassError
-        from ..core.trainer import TrainingDiverged
-
-        errors += [CheckpointError, ClassError, DataSourceError, DeviceError,
-                   ComponentShapeError, TrainingDiverged]
-    return tuple(errors)
+from ..core.errors import ArtganError, show_tracebacks
 
 
 #: ``--seed`` values torch accepts (its generators take a 64-bit seed).
@@ -57,7 +37,9 @@ class ArtganGroup(click.Group):
         except click.ClickException:
             raise
         except Exception as exc:
-            if isinstance(exc, user_errors()) or _is_file_error(exc):
+            if isinstance(exc, ArtganError) or _is_file_error(exc):
+                if show_tracebacks():  # artgan --traceback / ARTGAN_TRACE_PLUGINS=1
+                    traceback.print_exception(exc.__cause__ or exc)
                 error = click.ClickException(_describe(exc))
                 error.exit_code = 2
                 raise error from None

@@ -15,10 +15,12 @@ from typing import IO, Any, Callable
 
 import torch
 
+from .errors import ArtganError
+
 FORMAT_VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ArtganError, ValueError):
     """A checkpoint file is missing, unreadable or not an artgan checkpoint."""
 
 

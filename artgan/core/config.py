@@ -19,12 +19,7 @@ from .recipes import RECIPES, SMALL_DATA, SMALL_DATA_STEPS, pick_recipe
 from .registry import Registry
 
 
-class ConfigError(ValueError):
-    """The combination of choices cannot run; the message names the flags involved."""
-
-    def __init__(self, message: str, param: str | None = None):
-        super().__init__(message)
-        self.param = param
+from .errors import ConfigError  # noqa: E402  (re-exported: artgan.core.config.ConfigError)
 
 
 @dataclass(frozen=True)

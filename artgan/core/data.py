@@ -1,4 +1,5 @@
-"""The DataSource interface: images as float tensors in [-1, 1], NCHW, and optional labels.
+"""The DataSource interface: images as float tensors in [-1, 1], NCHW, optional labels and
+an optional input image per example (the condition of image-to-image models).
 
 Batches are fetched by index so that the trainer owns shuffling: the permutation of an
 epoch is a pure function of (seed, epoch), which makes resumed training identical to
@@ -8,12 +9,14 @@ uninterrupted training, and lets distributed ranks take disjoint slices.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import torch
 
+from .errors import ArtganError
 
-class DataSourceError(ValueError):
+
+class DataSourceError(ArtganError, ValueError):
     """A data source cannot be used (missing folder, no images, bad argument)."""
 
 
@@ -31,17 +34,40 @@ class SkipReport:
             self.examples.append((path, reason))
 
 
+class Batch(NamedTuple):
+    """One batch: ``images`` (N, C, R, R) in [-1, 1], ``labels`` (N,) int64 or None, and
+    ``condition`` (N, condition_channels, R, R) in [-1, 1] or None: what an
+    image-to-image generator starts from (a damaged image and its mask, a photo)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None = None
+    condition: torch.Tensor | None = None
+
+
 class DataSource:
     """Base class for data sources.
 
     Subclasses set ``resolution``, ``channels`` and ``class_names`` (empty for unlabelled
     data) and implement ``__len__`` and :meth:`get_batch`. Class attributes
     ``default_resolution`` and ``default_epochs`` are used when the user gives none.
+
+    Optional:
+
+    - ``condition_channels`` > 0 and ``get_batch`` returning (images, labels, condition):
+      paired data for image-to-image models (the input image of each target image).
+    - ``count_images(argument, options) -> int | None``, a classmethod: how many images
+      ``--data NAME:ARGUMENT`` holds, counted cheaply before anything is loaded. A source
+      that answers opts into ``--recipe auto``'s small-data recipe for small data sets.
+    - ``set_epoch(epoch)``: called by the trainer before each epoch (and on resume), for
+      sources that draw random variations per epoch (synthetic damage, random crops):
+      draw them from (seed, epoch, image index) so a resumed or distributed run sees the
+      same ones.
     """
 
     default_resolution: int = 64
     default_epochs: int = 25
     source_name: str = "data"
+    condition_channels: int = 0
 
     def __init__(self, *, resolution: int, channels: int, class_names: list[str] | None = None):
         self.resolution = int(resolution)
@@ -60,22 +86,41 @@ class DataSource:
     def __len__(self) -> int:
         raise NotImplementedError
 
-    def get_batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Return images (N, C, R, R) float in [-1, 1] and labels (N,) int64 or None."""
+    def get_batch(self, indices: torch.Tensor):
+        """Return images (N, C, R, R) float in [-1, 1] and labels (N,) int64 or None; with
+        ``condition_channels``, also the condition (N, condition_channels, R, R)."""
         raise NotImplementedError
 
-    def load_batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """:meth:`get_batch` with its output checked; what the trainer calls."""
-        images, labels = self.get_batch(indices)
-        expected = (len(indices), self.channels, self.resolution, self.resolution)
+    def set_epoch(self, epoch: int) -> None:
+        """The trainer is about to read ``epoch`` (see the class docstring)."""
+
+    def load(self, indices: torch.Tensor) -> Batch:
+        """:meth:`get_batch` with its output checked, as a :class:`Batch`; what the
+        trainer calls."""
+        batch = Batch(*self.get_batch(indices))
+        n = len(indices)
+        expected = (n, self.channels, self.resolution, self.resolution)
+        images = batch.images
         if tuple(images.shape) != expected or not images.is_floating_point():
             raise DataSourceError(
                 f"data source {self.source_name!r} returned images {tuple(images.shape)} "
                 f"{images.dtype}, expected {expected} floating point")
-        if self.labelled and (labels is None or labels.shape != (len(indices),)):
+        if self.labelled and (batch.labels is None or batch.labels.shape != (n,)):
+            labels = None if batch.labels is None else tuple(batch.labels.shape)
             raise DataSourceError(f"data source {self.source_name!r} is labelled but returned "
-                                  f"labels {None if labels is None else tuple(labels.shape)}")
-        return images, labels
+                                  f"labels {labels}")
+        if self.condition_channels:
+            wanted = (n, self.condition_channels, *expected[2:])
+            got = None if batch.condition is None else tuple(batch.condition.shape)
+            if got != wanted:
+                raise DataSourceError(f"data source {self.source_name!r} returned the input "
+                                      f"images (condition) {got}, expected {wanted}")
+        return batch
+
+    def load_batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(images, labels) of :meth:`load`."""
+        batch = self.load(indices)
+        return batch.images, batch.labels
 
     def epoch_indices(self, epoch: int, seed: int) -> torch.Tensor:
         """The shuffled order of one epoch: a pure function of (seed, epoch)."""
@@ -96,27 +141,42 @@ class DataSource:
             yield order[b * batch_size:(b + 1) * batch_size]
 
 
+def _to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    # uint8 [0, 255] -> float [-1, 1]
+    return images.float().div_(127.5).sub_(1.0)
+
+
 class InMemoryDataSource(DataSource):
     """A data source whose preprocessed images fit in memory as one uint8 tensor.
 
-    ``images`` is (N, C, R, R) uint8; ``labels`` is (N,) int64 or None.
+    ``InMemoryDataSource(images, labels=None, class_names=None, conditions=None)``:
+    ``images`` is (N, C, R, R) uint8; ``labels`` (N,) int64 or None; ``conditions``
+    (N, K, R, R) uint8 or None, the input image of each example for image-to-image models.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor | None = None,
-                 class_names: list[str] | None = None):
+                 class_names: list[str] | None = None, conditions: torch.Tensor | None = None):
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[2] != images.shape[3]:
             raise DataSourceError(f"expected uint8 images (N, C, R, R), got "
                                   f"{tuple(images.shape)} {images.dtype}")
+        if conditions is not None and (conditions.dtype != torch.uint8 or conditions.ndim != 4
+                                       or conditions.shape[0] != images.shape[0]
+                                       or conditions.shape[2:] != images.shape[2:]):
+            raise DataSourceError(f"expected uint8 conditions (N, K, R, R) matching the "
+                                  f"images, got {tuple(conditions.shape)} {conditions.dtype}")
         super().__init__(resolution=images.shape[2], channels=images.shape[1],
                          class_names=class_names)
         self.images = images.contiguous()
         self.labels = labels
+        self.conditions = conditions
+        self.condition_channels = 0 if conditions is None else int(conditions.shape[1])
 
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def get_batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        # uint8 [0, 255] -> float [-1, 1]
-        images = self.images[indices].float().div_(127.5).sub_(1.0)
+    def get_batch(self, indices: torch.Tensor):
+        images = _to_unit_range(self.images[indices])
         labels = self.labels[indices] if self.labels is not None else None
-        return images, labels
+        if self.conditions is None:
+            return images, labels
+        return images, labels, _to_unit_range(self.conditions[indices])

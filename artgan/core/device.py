@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
+from .errors import ArtganError
 
-class DeviceError(ValueError):
+
+class DeviceError(ArtganError, ValueError):
     """The requested device or precision is not available on this machine."""
 
 

@@ -6,6 +6,8 @@ from typing import Any, Iterable
 
 import torch
 
+from .errors import MetricError  # noqa: F401 (part of the metric interface)
+
 
 class Metric:
     """Scores generated images, optionally against real ones.

@@ -17,8 +17,10 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .errors import ArtganError
 
-class OptionError(ValueError):
+
+class OptionError(ArtganError, ValueError):
     """A component option was unknown, of the wrong type or out of range."""
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import inspect
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from .errors import ArtganError, plugin_failure
 from .options import NoOptions, build_options
 
 #: Component kinds, their hook names and how they are spoken of in messages.
@@ -39,11 +41,11 @@ def normalize_name(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
-class RegistrationError(ValueError):
+class RegistrationError(ArtganError, ValueError):
     """A plugin registered something invalid (bad name, bad factory, duplicate)."""
 
 
-class UnknownComponentError(KeyError):
+class UnknownComponentError(ArtganError, KeyError):
     """No component of that kind has that name. The message lists close matches."""
 
     def __init__(self, message: str):
@@ -72,6 +74,9 @@ class Entry:
     version: str = ""
     #: The pip distribution that provides the plugin ('' for artgan's built-in modules).
     package: str = ""
+    #: Generators only: the components to pair with it when the user names none, as
+    #: ``(("disc", "patchgan"), ("loss", "pix2pix"))``.
+    defaults: tuple[tuple[str, str], ...] = ()
 
     @property
     def provider(self) -> str:
@@ -79,6 +84,18 @@ class Entry:
         if not self.package:
             return f"plugin {self.plugin!r}"
         return f"package {f'{self.package} {self.version}'.strip()} (plugin {self.plugin!r})"
+
+    @property
+    def source_label(self) -> str:
+        """``built into artgan`` or ``package NAME VERSION``, for one-line errors."""
+        if not self.package:
+            return "built into artgan"
+        return f"package {f'{self.package} {self.version}'.strip()}"
+
+    @property
+    def who(self) -> str:
+        """``generator 'dcgan' (built into artgan)``, for one-line errors."""
+        return f"{self.kind} {self.name!r} ({self.source_label})"
 
     @property
     def source(self) -> str:
@@ -135,15 +152,28 @@ class Registry:
         """Instantiate component ``name`` of ``kind`` with validated ``options``.
 
         ``args`` and ``injected`` are what the data determines; see :mod:`artgan.hookspecs`
-        for each kind's factory signature.
+        for each kind's factory signature. Injected keywords the factory does not accept
+        and that are optional for it (:data:`OPTIONAL_INJECTIONS`) are left out, so older
+        plugins keep working when artgan passes more. Whatever the factory raises becomes
+        a one-line :class:`~artgan.core.errors.PluginError` naming the component and its
+        package.
         """
         entry = self.get(kind, name)
         opts = build_options(entry.options, options or {}, owner=f"{entry.kind} {entry.name}")
-        component = entry.load_factory()(*args, opts, **injected)
+        factory = entry.load_factory()
+        injected = _accepted(factory, injected)
+        try:
+            component = factory(*args, opts, **injected)
+        except Exception as exc:
+            if isinstance(exc, ArtganError) and not entry.package:
+                raise  # artgan's own components already say what is wrong
+            raise plugin_failure(entry.who, "its factory or constructor", exc) from exc
         check_component_type(entry, component)
         for attr in ("component_name", "source_name"):
             if hasattr(component, attr):
                 setattr(component, attr, entry.name)
+        if hasattr(component, "component_source"):
+            component.component_source = entry.source_label
         return component
 
     def names(self, kind: str) -> list[str]:
@@ -221,6 +251,24 @@ def _validate(entry: Entry) -> None:
             f"expected a frozen dataclass (see artgan.core.options.option)")
 
 
+#: Keyword arguments artgan may inject that older factories need not accept.
+OPTIONAL_INJECTIONS = ("condition_channels", "seed")
+
+
+def _accepted(factory: Callable[..., Any], injected: dict[str, Any]) -> dict[str, Any]:
+    """``injected`` without the optional keywords ``factory`` cannot take."""
+    optional = [k for k in OPTIONAL_INJECTIONS if k in injected]
+    if not optional:
+        return injected
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return injected
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return injected
+    return {k: v for k, v in injected.items() if k not in optional or k in params}
+
+
 def make_register(registry: Registry, kind: str, plugin: str, version: str,
                   package: str = "") -> Callable[..., None]:
     """Build the ``register`` callback handed to one plugin's ``register_<kind>s`` hook.
@@ -228,12 +276,14 @@ def make_register(registry: Registry, kind: str, plugin: str, version: str,
     ``package`` is the plugin's pip distribution ('' for artgan's built-in modules)."""
 
     def register(name: str, factory: Callable[..., Any] | str, *, description: str = "",
-                 options: type = NoOptions, aliases: Iterable[str] = ()) -> None:
+                 options: type = NoOptions, aliases: Iterable[str] = (),
+                 defaults: dict[str, str] | None = None) -> None:
         registry.add(Entry(kind=kind, name=name, factory=factory, description=description,
                            options=options, aliases=tuple(aliases), plugin=plugin,
-                           version=version, package=package))
+                           version=version, package=package,
+                           defaults=tuple(sorted((defaults or {}).items()))))
 
     register.__doc__ = (
-        f"register(name, factory, *, description='', options=NoOptions, aliases=()) "
-        f"adds one {kind} component.")
+        f"register(name, factory, *, description='', options=NoOptions, aliases=(), "
+        f"defaults=None) adds one {kind} component.")
     return register

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from .checkpoint import load_checkpoint
+from .errors import ArtganError
 from .config import RunConfig
 from .device import resolve_device
 from .networks import Generator
@@ -30,7 +31,7 @@ def load_generator(path, registry: Registry, *, device: str = "auto",
     return G.to(resolve_device(device)).eval(), config, list(ckpt.get("class_names", []))
 
 
-class ClassError(ValueError):
+class ClassError(ArtganError, ValueError):
     """``--class`` does not fit the checkpoint (unknown name, unconditional model)."""
 
 

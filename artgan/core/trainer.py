@@ -29,6 +29,7 @@ from .data import DataSource
 from .device import Precision
 from .distributed import Distributed
 from .ema import GeneratorEMA
+from .errors import ArtganError
 from .evaluation import PeriodicEvaluation
 from .images import save_grid
 from .sampling import cycled_labels
@@ -48,7 +49,7 @@ class TrainingInterrupted(Exception):
         self.signum, self.step, self.checkpoint = signum, step, checkpoint
 
 
-class TrainingDiverged(Exception):
+class TrainingDiverged(ArtganError, RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 

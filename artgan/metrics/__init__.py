@@ -14,8 +14,7 @@ from __future__ import annotations
 from importlib import import_module
 
 
-class MetricError(ValueError):
-    """A metric cannot be computed (too few images, wrong shapes, bad reference set)."""
+from artgan.core.errors import MetricError
 
 
 class InceptionWeightsError(MetricError):
