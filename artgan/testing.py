@@ -56,7 +56,8 @@ def check_generator(name: str, options: dict | None = None, *, num_classes: int 
 
 def check_discriminator(name: str, options: dict | None = None, *, num_classes: int = 0,
                         batch: int = 4, **shape) -> Discriminator:
-    """The discriminator builds, returns (N,) logits and back-propagates to its input."""
+    """The discriminator builds, returns (N,) logits ((N, P) for patch discriminators) and
+    back-propagates to its input."""
     shape = {**SMALL, **shape}
     D = get_registry().build("discriminator", name, options, num_classes=num_classes, **shape)
     assert isinstance(D, Discriminator), f"discriminator {name!r} is not an artgan.core.Discriminator"
@@ -64,7 +65,9 @@ def check_discriminator(name: str, options: dict | None = None, *, num_classes: 
     x.requires_grad_(True)
     y = torch.arange(batch) % num_classes if D.conditional else None
     out = D(x, y)
-    assert out.shape == (batch,), f"discriminator {name!r} returned {tuple(out.shape)}"
+    wanted = "(N, P) patch scores" if D.patch_scores else "(N,) scores"
+    assert (out.ndim == 2 if D.patch_scores else out.ndim == 1) and out.shape[0] == batch, \
+        f"discriminator {name!r} returned {tuple(out.shape)}, expected {wanted}"
     out.sum().backward()
     assert x.grad is not None and _all_finite([x.grad]), \
         f"discriminator {name!r}: no finite gradient reaches the input images"
