@@ -87,6 +87,9 @@ class OptimizerSettings:
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     weight_decay: float = 0.0
+    #: Keep the learning rate until this fraction of the training steps, then decay it
+    #: linearly to 0 (CycleGAN: 0.5); None: constant.
+    decay_start: float | None = None
 
 
 def accepts(method: Callable, name: str) -> bool:

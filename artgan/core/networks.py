@@ -42,6 +42,10 @@ def guarded(who: str, where: str, call: Callable[..., Any], *args: Any, **kwargs
 
 class _Checked(nn.Module):
     kind = "component"
+    #: The image sizes the network supports, smallest first (``None``: any size). artgan
+    #: checks ``--resolution`` against it before loading any data, and contract tests
+    #: build the network at its smallest size.
+    resolutions: tuple[int, ...] | None = None
 
     def __init__(self, *, resolution: int, channels: int, num_classes: int = 0,
                  condition_channels: int = 0):
@@ -132,6 +136,44 @@ class Generator(_Checked):
     @property
     def output_shape(self) -> tuple[int, int, int]:
         return self.image_shape
+
+    #: True when :meth:`mix` is implemented (style mixing, ``artgan sample --mix``).
+    can_mix: bool = False
+
+    def mix(self, z_content: torch.Tensor, z_style: torch.Tensor,
+            y: torch.Tensor | None = None) -> torch.Tensor:
+        """Images with the layout of ``z_content`` and the style of ``z_style`` (style
+        mixing; FastGAN swaps the skip-layer excitation inputs). Set ``can_mix = True``
+        when implemented; called in eval mode like ``forward``."""
+        raise NotImplementedError(f"{self.who} does not support style mixing")
+
+    def style_mix(self, z_content: torch.Tensor, z_style: torch.Tensor,
+                  y: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`mix` with the checks of ``__call__``."""
+        for z in (z_content, z_style):
+            if z.ndim != 2 or z.shape != z_content.shape or z.shape[1] != self.z_dim:
+                self._fail(f"mix needs two z of the same shape (N, {self.z_dim}), got "
+                           f"{tuple(z_content.shape)} and {tuple(z_style.shape)}")
+        self._check_labels(y, z_content.shape[0])
+        out = guarded(self.who, "mix", self.mix, z_content, z_style, y)
+        expected = (z_content.shape[0], *self.output_shape)
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
+            self._fail(f"mix returned {getattr(out, 'shape', type(out).__name__)}, "
+                       f"expected {expected}")
+        return out
+
+    def preview_rows(self, z: torch.Tensor, y: torch.Tensor | None = None,
+                     condition: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """The rows of the sample grid written during training, each (N, C, H, W).
+
+        Default: the generated images; an image-to-image generator shows the input
+        image's first ``channels`` channels above its output. A translation model may
+        add a reconstruction row (CycleGAN: source, translated, translated back).
+        """
+        out = self(z, y, condition)
+        if condition is None:
+            return [out]
+        return [condition[:, :self.channels], out]
 
     def sample_z(self, n: int, *, device: torch.device | str | None = None,
                  generator: torch.Generator | None = None) -> torch.Tensor:
