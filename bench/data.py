@@ -113,19 +113,15 @@ def measure_folder(folder: Path, tmp: Path, args, workers_all: int) -> list[dict
 
 def model_images_per_s(resolution: int, batch_size: int, steps: int) -> float:
     """DCGAN (default widths, gan loss) train steps through artgan's trainer, on the CPU."""
-    from artgan.core.config import resolve_config
+    import artgan
     from artgan.core.data import InMemoryDataSource
-    from artgan.core.session import build_trainer
-    from artgan.plugin_host import get_registry
 
     images = torch.randint(0, 256, (batch_size * 2, 3, resolution, resolution),
                            dtype=torch.uint8)
     data = InMemoryDataSource(images)
     with tempfile.TemporaryDirectory() as run_dir:
-        config = resolve_config(get_registry(), loss="gan", data="demo", resolution=resolution,
-                                batch_size=batch_size, device="cpu", log_every=10**9,
-                                checkpoint_every=10**9, recipe="none")
-        trainer = build_trainer(config, get_registry(), run_dir=run_dir, data=data)
+        trainer = artgan.make_trainer(loss="gan", data=data, batch_size=batch_size, device="cpu",
+                                      log_every=10**9, checkpoint_every=10**9, out=run_dir)
         order = list(data.epoch_batches(batch_size, 0, 0))
         trainer.train_step(order[0])  # warm-up
         best = float("inf")

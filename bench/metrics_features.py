@@ -16,7 +16,8 @@ import time
 import torch
 
 from artgan.core.device import DeviceError, resolve_device
-from artgan.metrics.features import ImageSet, extract_features
+from artgan.evaluation.features import extract_features
+from artgan.evaluation.image_sets import ImageSet
 from artgan.metrics.inception import FIDInception, load_inception
 
 

@@ -17,12 +17,11 @@ import time
 import torch
 import torch.nn.functional as F
 
-from artgan.core.config import resolve_config
+import artgan
 from artgan.core.data import InMemoryDataSource
 from artgan.core.device import DeviceError, resolve_device
-from artgan.core.session import build_trainer
-from artgan.plugin_host import get_registry
 from artgan.plugins.adversarial import gradient_penalty
+from artgan.plugins.dcgan import DiscriminatorOptions, GeneratorOptions
 from artgan.plugins.dcgan_nets import DCGANDiscriminator, DCGANGenerator
 
 
@@ -30,8 +29,9 @@ def plain_loop(images: torch.Tensor, steps: int, batch: int, loss: str, device: 
                resolution: int) -> float:
     """The hand-written loop: returns seconds for ``steps`` steps."""
     norm = "layer" if loss == "wgan-gp" else "batch"
-    G = DCGANGenerator(resolution=resolution).to(device)
-    D = DCGANDiscriminator(resolution=resolution, norm=norm).to(device)
+    G = DCGANGenerator(GeneratorOptions(), resolution=resolution, channels=3).to(device)
+    D = DCGANDiscriminator(DiscriminatorOptions(norm=norm), resolution=resolution,
+                           channels=3).to(device)
     lr, betas, n_critic = (1e-4, (0.0, 0.9), 5) if loss == "wgan-gp" else (2e-4, (0.5, 0.999), 1)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
@@ -71,10 +71,8 @@ def artgan_loop(images: torch.Tensor, steps: int, batch: int, loss: str, device:
                 resolution: int) -> float:
     data = InMemoryDataSource(images)
     with tempfile.TemporaryDirectory() as run_dir:
-        config = resolve_config(get_registry(), loss=loss, data="demo", resolution=resolution,
-                                batch_size=batch, device=str(device), log_every=10**9,
-                                checkpoint_every=10**9, recipe="none")
-        trainer = build_trainer(config, get_registry(), run_dir=run_dir, data=data)
+        trainer = artgan.make_trainer(loss=loss, data=data, batch_size=batch, device=str(device),
+                                      log_every=10**9, checkpoint_every=10**9, out=run_dir)
         trainer.train_step(next(data.epoch_batches(batch, 0, 0)))  # warm-up
         # the trainer's own loop (data order, stop checks, stats), within one epoch so
         # that no sample grid or checkpoint is written

@@ -21,23 +21,20 @@ import time
 
 import torch
 
-from artgan.core.config import resolve_config
+import artgan
 from artgan.core.data import InMemoryDataSource
 from artgan.core.device import DeviceError, resolve_device
-from artgan.core.session import build_trainer
-from artgan.plugin_host import get_registry
 
 
 def make_trainer(variant: str, data, loss: str, batch: int, device: str, run_dir: str):
-    config = resolve_config(get_registry(), loss=loss, data="demo", resolution=data.resolution,
-                            batch_size=batch, device=device, log_every=10**9,
-                            checkpoint_every=10**9, recipe="none", compile="compile" in variant)
-    trainer = build_trainer(config, get_registry(), run_dir=run_dir, data=data)
+    trainer = artgan.make_trainer(loss=loss, data=data, batch_size=batch, device=device,
+                                  log_every=10**9, checkpoint_every=10**9, out=run_dir,
+                                  compile="compile" in variant)
     if "contig" in variant:
         for net in (trainer.G, trainer.D):
             net.to(memory_format=torch.contiguous_format)
     if "foreach" in variant:
-        for opt in (trainer.opt_g, trainer.opt_d):
+        for opt in trainer.optimizers.values():
             for group in opt.param_groups:
                 group["foreach"], group["fused"] = True, False
     return trainer

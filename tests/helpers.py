@@ -23,3 +23,26 @@ def artgan(*args: str, expect: int = 0):
 
 def read_stats(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+
+
+def resolved(*, options: dict | None = None, **settings):
+    """The resolved config of ``settings`` (as ``artgan run`` resolves them: recipe auto)."""
+    from artgan.core.request import RunRequest
+    from artgan.core.resolve import resolve
+    from artgan.plugin_host import get_registry
+
+    return resolve(RunRequest(settings, options=options), get_registry()).config
+
+
+def flat_config(config: dict) -> dict:
+    """A grouped config (config.json, a checkpoint's "config") as one flat dict: each
+    group's fields at the top level, next to notes, data_summary and the like."""
+    groups = ("components", "image", "schedule", "optimisation", "regularisation",
+              "evaluation", "runtime")
+    out = {}
+    for key, value in config.items():
+        if key in groups:
+            out.update(value)
+        else:
+            out[key] = value
+    return out

@@ -4,7 +4,8 @@ the trainer feeds it, resume and the CLI."""
 import pytest
 import torch
 
-from artgan.core.augment import AdaptiveStrength, AugmentedDiscriminator, AugmentPipeline
+from artgan.core.augment import AdaptiveStrength, AugmentPipeline
+from artgan.core.view import DiscriminatorView
 from artgan.core.checkpoint import load_checkpoint
 
 from .helpers import TINY, artgan as cli, read_stats
@@ -65,10 +66,10 @@ def test_each_image_is_augmented_with_probability_p():
 
 def test_only_the_discriminator_steps_real_batch_is_observed():
     seen = []
-    D = AugmentedDiscriminator(lambda x, y: x.flatten(1).sum(1), AugmentPipeline([AddOne()]))
-    D.observer = seen.append
+    D = DiscriminatorView(lambda x, y: x.flatten(1).sum(1), AugmentPipeline([AddOne()]))
+    D.observers.append(seen.append)
     real, fake = torch.zeros(3, 1, 2, 2), torch.zeros(3, 1, 2, 2)
-    with D.watching(real):
+    with D.tap(real):
         D(fake)
         D(real.detach().requires_grad_())  # e.g. a penalty at the real images: another tensor
         assert seen == []
@@ -97,7 +98,7 @@ def test_a_run_reports_p_and_resumes_it_exactly(tmp_path):
     cli("run", *TINY, *ada, "--max-steps", "10", "--out", split)
     cli("run", "--resume", split, "--max-steps", "22")
     a, b = load_checkpoint(straight), load_checkpoint(split)
-    assert a["config"]["ada_target"] == 0.6 and a["step"] == b["step"] == 22
+    assert a["config"]["regularisation"]["ada_target"] == 0.6 and a["step"] == b["step"] == 22
     assert a["ada"] == b["ada"]
     for key, value in a["generator"].items():
         assert torch.equal(value, b["generator"][key]), f"generator.{key} differs"

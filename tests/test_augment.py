@@ -4,9 +4,11 @@ and that every place D is called (D step, G step, penalties) sees augmented imag
 import pytest
 import torch
 
-from artgan.core.augment import AugmentedDiscriminator, AugmentPipeline, random_mirror
+from artgan.core.augment import AugmentPipeline, random_mirror
+from artgan.core.view import DiscriminatorView
 from artgan.plugin_host import get_registry
 from artgan.plugins.adversarial import gradient_penalty
+from artgan.plugins.augment import ColorOptions, CutoutOptions, TranslationOptions
 from artgan.plugins.diffaugment import Color, Cutout, Translation
 from artgan.testing import check_augmentation
 
@@ -30,7 +32,7 @@ def test_gradients_reach_the_generator_through_the_augmentation(name):
     assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("aug", [Color(0.0), Translation(0.0), Cutout(0.0)])
+@pytest.mark.parametrize("aug", [Color(ColorOptions(0.0)), Translation(TranslationOptions(0.0)), Cutout(CutoutOptions(0.0))])
 def test_strength_zero_is_the_identity(aug):
     x = torch.rand(5, 3, 16, 16) * 2 - 1
     assert torch.equal(aug(x), x)
@@ -48,7 +50,7 @@ def _shift(img, dy, dx):
 def test_translation_shifts_each_sample_by_its_own_offset_up_to_an_eighth():
     torch.manual_seed(1)
     img = torch.rand(3, 16, 16) * 2 - 1
-    out = Translation(0.125)(img.expand(32, -1, -1, -1).contiguous())
+    out = Translation(TranslationOptions(0.125))(img.expand(32, -1, -1, -1).contiguous())
     found = set()
     for sample in out:
         matches = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
@@ -61,7 +63,7 @@ def test_translation_shifts_each_sample_by_its_own_offset_up_to_an_eighth():
 def test_cutout_blanks_one_square_of_half_the_side_per_sample():
     torch.manual_seed(2)
     x = torch.rand(64, 3, 16, 16) + 0.5  # no zeros in the input
-    out = Cutout(0.5)(x)
+    out = Cutout(CutoutOptions(0.5))(x)
     holes = out[:, 0] == 0
     assert torch.equal(out[~holes[:, None].expand_as(out)], x[~holes[:, None].expand_as(x)])
     for hole in holes:
@@ -74,7 +76,7 @@ def test_cutout_blanks_one_square_of_half_the_side_per_sample():
 def test_color_draws_per_sample_factors_and_stays_in_range():
     torch.manual_seed(3)
     img = torch.rand(1, 3, 16, 16) * 2 - 1
-    out = Color(1.0)(img.expand(8, -1, -1, -1))
+    out = Color(ColorOptions(1.0))(img.expand(8, -1, -1, -1))
     assert out.min() >= -1 and out.max() <= 1
     assert len({round(float(o.mean()), 5) for o in out}) == 8
 
@@ -107,7 +109,7 @@ class CountingAug(torch.nn.Module):
 
 def test_penalties_that_call_d_see_augmented_images():
     aug = CountingAug()
-    D = AugmentedDiscriminator(LinearCritic(), aug)
+    D = DiscriminatorView(LinearCritic(), aug)
     real, fake = torch.randn(4, 3, 16, 16), torch.randn(4, 3, 16, 16)
     gradient_penalty(D, real, fake, None)
     assert aug.calls == 1
@@ -118,7 +120,7 @@ def test_real_and_fake_get_independent_draws():
     batches are augmented independently)."""
     torch.manual_seed(4)
     seen = []
-    D = AugmentedDiscriminator(LinearCritic(), Translation(0.25))
+    D = DiscriminatorView(LinearCritic(), Translation(TranslationOptions(0.25)))
     D.D.forward = lambda x, y=None: seen.append(x) or x.flatten(1).sum(1)
     x = torch.randn(16, 3, 16, 16)
     D(x), D(x)
@@ -143,9 +145,10 @@ def test_trainer_hands_the_loss_an_augmented_discriminator(tmp_path):
                                   max_steps=2, device="cpu", augment="color,cutout",
                                   options={"gen": {"ngf": 8}, "disc": {"ndf": 8},
                                            "data": {"size": 16}}, out=tmp_path / "run")
-    assert trainer.config.augment == ("color", "cutout")
+    assert [a.name for a in trainer.config.regularisation.augment] == ["color", "cutout"]
     trainer.fit()
-    assert set(seen) == {("d", "AugmentedDiscriminator"), ("g", "AugmentedDiscriminator")}
+    assert set(seen) == {("d", "DiscriminatorView"), ("g", "DiscriminatorView")}
+    assert trainer.view.augment is not None
 
 
 def test_random_mirror_flips_about_half_the_images():
@@ -159,16 +162,18 @@ def test_random_mirror_flips_about_half_the_images():
 def test_augmentation_options_from_the_command_line(tmp_path):
     import json
 
+    from artgan.builder import build_augment
     from artgan.core.config import RunConfig
-    from artgan.core.session import build_augment
+    from artgan.core.resolve import RunPlan
 
     from .helpers import TINY, artgan
 
     result = artgan("run", *TINY, "--augment", "translation,cutout", "-o",
                     "translation.ratio=0.25", "--dry-run")
     config = RunConfig.from_dict(json.loads(result.output))
-    assert config.augment_options == {"translation": {"ratio": 0.25}, "cutout": {"ratio": 0.5}}
-    pipeline = build_augment(config, get_registry())
+    assert {a.name: a.options for a in config.regularisation.augment} == \
+        {"translation": {"ratio": 0.25}, "cutout": {"ratio": 0.5}}
+    pipeline = build_augment(RunPlan(config), get_registry())
     assert [type(a).__name__ for a in pipeline.augmentations] == ["Translation", "Cutout"]
     assert pipeline.augmentations[0].ratio == 0.25
     result = artgan("run", *TINY, "--augment", "translation", "-o", "cutout.ratio=0.3",

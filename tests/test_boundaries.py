@@ -181,7 +181,7 @@ def test_progress_line_shows_epoch_losses_rate_and_eta():
 
     progress = RichProgress()
     screen = Console(width=200, record=True, force_terminal=False)
-    trainer = SimpleNamespace(config=SimpleNamespace(epochs=3), total_steps=30, step=0, epoch=0)
+    trainer = SimpleNamespace(config=SimpleNamespace(schedule=SimpleNamespace(epochs=3)), total_steps=30, step=0, epoch=0)
     progress.on_start(trainer)
     progress.on_log({"step": 12, "epoch": 1, "d/loss": 0.5, "g/loss": 1.25, "d/real": 0.1,
                      "images_per_s": 123.4})

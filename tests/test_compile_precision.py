@@ -10,6 +10,7 @@ import torch
 
 import artgan
 from artgan.core.checkpoint import load_checkpoint
+from artgan.plugins.dcgan import GeneratorOptions
 from artgan.plugins.dcgan_nets import DCGANGenerator
 
 from .helpers import TINY, artgan as run_cli
@@ -34,9 +35,9 @@ def test_compile_is_in_place_and_checkpoints_load_without_compile(tmp_path, eage
     assert trainer.D._compiled_call_impl is not None
     trainer.fit()
     ckpt = load_checkpoint(tmp_path / "run")
-    assert ckpt["config"]["compile"] is True
+    assert ckpt["config"]["runtime"]["compile"] is True
     assert not any("_orig_mod" in key for key in [*ckpt["generator"], *ckpt["discriminator"]])
-    plain = DCGANGenerator(resolution=16, ngf=8, z_dim=16)
+    plain = DCGANGenerator(GeneratorOptions(ngf=8, z_dim=16), resolution=16, channels=3)
     plain.load_state_dict(ckpt["generator"])  # an uncompiled module loads it as is
 
 

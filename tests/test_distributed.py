@@ -139,7 +139,7 @@ def test_nproc_refuses_before_launching_what_the_workers_would_refuse(tmp_path, 
 def test_launcher_exits_with_the_status_of_the_worker_that_failed():
     from types import SimpleNamespace
 
-    from artgan.cli.run_cmd import _worker_status
+    from artgan.cli.run_train import _worker_status
 
     stopped, failed = SimpleNamespace(exitcode=-15), SimpleNamespace(exitcode=2)
     assert _worker_status({0: stopped, 1: failed}) == 2  # rank 0 was only SIGTERMed

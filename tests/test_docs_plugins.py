@@ -109,7 +109,7 @@ def test_the_documented_components_train_and_evaluate(doc_plugins, tmp_path):
            "--max-steps", "4", "--eval-every", "2", "--eval-images", "16", "--batch-size", "8",
            "--device", "cpu", "--recipe", "none", "--out", run, "-o", "data.size=32",
            "-o", "gen.hidden=16", "-o", "disc.hidden=16", "-o", "invert.p=0.5")
-    config = json.loads((run / "config.json").read_text())
+    config = json.loads((run / "config.json").read_text())["components"]
     assert (config["gen"]["name"], config["disc"]["name"], config["loss"]["name"]) == \
         ("tiny-mlp", "tiny-critic", "rasgan")
     assert max(r["step"] for r in read_stats(run)) >= 2

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from artgan.plugins import folder_decode
+from artgan.core import image_files as folder_decode
 from artgan.plugins.data import FolderOptions
 from artgan.plugins.folder import FolderDataSource
 from artgan.plugins.folder_cache import FolderCache, cache_root

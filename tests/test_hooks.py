@@ -40,7 +40,7 @@ class MeanMetric(Metric):
 
 @hookimpl
 def register_generators(register):
-    register("hook-gen", "artgan.plugins.dcgan_nets:DCGANGenerator.from_options")
+    register("hook-gen", "artgan.plugins.dcgan_nets:DCGANGenerator")
 
 
 @hookimpl
@@ -67,7 +67,7 @@ def register_metrics(register):
 def register_augmentations(register):
     from artgan.plugins.diffaugment import Cutout
 
-    register("hook-aug", lambda options: Cutout(0.5))
+    register("hook-aug", lambda options: Cutout())
 
 
 @hookimpl

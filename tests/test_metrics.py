@@ -21,9 +21,11 @@ from artgan import plugin_host
 from artgan.core.images import save_each
 from artgan.metrics import InceptionWeightsError, MetricError
 from artgan.metrics import inception as inc
-from artgan.metrics.features import FeatureStore, ImageSet, RefStatsCache, extract_features
+from artgan.evaluation.evaluate import evaluate
+from artgan.evaluation.features import FeatureStore, RefStatsCache, extract_features
+from artgan.evaluation.image_sets import ImageSet
 from artgan.metrics.msssim import MSSSIM, _ssim_terms, ms_ssim, scale_plan
-from artgan.metrics.scores import FID, KID, InceptionScore, evaluate
+from artgan.metrics.scores import FID, KID, InceptionScore
 from artgan.metrics.stats import (frechet_distance, gaussian_stats, inception_score,
                                   kernel_inception_distance, mmd2_unbiased)
 

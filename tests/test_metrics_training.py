@@ -8,11 +8,11 @@ import math
 import pytest
 import torch
 
+import artgan as artgan_api
+
 from artgan.core.checkpoint import load_checkpoint
-from artgan.core.config import resolve_config
-from artgan.core.evaluation import PeriodicEvaluation
+from artgan.evaluation.periodic import PeriodicEvaluation
 from artgan.core.metric import Metric
-from artgan.core.session import build_trainer
 from artgan.metrics import inception as inc
 from artgan.plugin_host import get_registry
 
@@ -38,13 +38,15 @@ class Scripted(Metric):
         return {"score": self.values.pop(0), "num_fake": len(images)}
 
 
-def tiny_trainer(tmp_path, metric, max_steps, every=2):
-    config = resolve_config(get_registry(), data="demo", resolution=16, batch_size=16,
-                            max_steps=max_steps, device="cpu", log_every=2,
-                            out=str(tmp_path), eval_every=every, eval_images=8,
-                            overrides={"gen": {"ngf": "8", "z_dim": "16"}, "disc": {"ndf": "8"},
-                                       "data": {"size": "64"}})
-    return build_trainer(config, get_registry(), run_dir=tmp_path, metrics={"scripted": metric})
+def tiny_trainer(tmp_path, metric, max_steps, every=2, **settings):
+    settings = {"eval_images": 8, **settings}
+    return artgan_api.make_trainer(data="demo", resolution=16, batch_size=16,
+                                   max_steps=max_steps, device="cpu", log_every=2,
+                                   out=str(tmp_path), eval_every=every,
+                                   metrics=[metric] if not isinstance(metric, list) else metric,
+                                   options={"gen": {"ngf": "8", "z_dim": "16"},
+                                            "disc": {"ndf": "8"}, "data": {"size": "64"}},
+                                   **settings)
 
 
 def test_cli_run_with_ms_ssim_writes_metrics_and_best_checkpoint(tmp_path):
@@ -67,7 +69,7 @@ def test_cli_run_with_ms_ssim_writes_metrics_and_best_checkpoint(tmp_path):
                                     "value": best["ms-ssim"], "step": best["step"]}
     assert load_checkpoint(run / "checkpoints" / "last.pt")["best_metric"] == saved["best_metric"]
     config = json.loads((run / "config.json").read_text())
-    assert config["metrics"] == [{"name": "ms-ssim", "argument": None, "options": {
+    assert config["evaluation"]["metrics"] == [{"name": "ms-ssim", "argument": None, "options": {
         "num_pairs": 40, "seed": 0, "with_real": True}}]
     # the best checkpoint is an ordinary checkpoint: sample and eval accept it
     artgan("sample", "--ckpt", run / "checkpoints" / "best.pt", "-n", "4", "--out", run / "s")
@@ -133,7 +135,7 @@ def test_fid_without_weights_fails_before_training(tmp_path, monkeypatch):
 
 def test_metric_options_need_the_metric_and_valid_keys(tmp_path):
     result = artgan("run", *TINY, "-o", "kid.subsets=3", "--dry-run", expect=2)
-    assert "unknown group 'kid'" in result.output
+    assert "'kid' is not a chosen metric or augmentation" in result.output
     result = artgan("run", *TINY, "--metric", "ms-ssim", "-o", "ms-ssim.pairs=3", "--dry-run",
                     expect=2)
     assert "num_pairs" in result.output  # the valid keys are listed
@@ -191,7 +193,7 @@ def test_evaluation_reports_its_progress_to_the_callbacks(tmp_path):
     from artgan.core.trainer import TrainerCallbacks
     from artgan.metrics.msssim import MSSSIM
     from artgan.metrics.scores import FID
-    from artgan.plugins.metrics import MSSSIMOptions
+    from artgan.metrics.options import MSSSIMOptions
 
     class Recorder(TrainerCallbacks):
         def __init__(self):
@@ -202,15 +204,8 @@ def test_evaluation_reports_its_progress_to_the_callbacks(tmp_path):
             return lambda n: self.passes[label].__setitem__(1, self.passes[label][1] + n)
 
     recorder = Recorder()
-    config = resolve_config(get_registry(), data="demo", resolution=16, batch_size=16,
-                            max_steps=2, device="cpu", log_every=2, out=str(tmp_path),
-                            eval_every=2, eval_images=12,
-                            overrides={"gen": {"ngf": "8", "z_dim": "16"},
-                                       "disc": {"ndf": "8"}, "data": {"size": "64"}})
-    metrics = {"fid": FID(feature_fn=_tiny_net),
-               "ms-ssim": MSSSIM(MSSSIMOptions(num_pairs=5, with_real=False))}
-    trainer = build_trainer(config, get_registry(), run_dir=tmp_path, metrics=metrics,
-                            callbacks=recorder)
+    metrics = [FID(feature_fn=_tiny_net), MSSSIM(MSSSIMOptions(num_pairs=5, with_real=False))]
+    trainer = tiny_trainer(tmp_path, metrics, max_steps=2, eval_images=12, callbacks=recorder)
     trainer.fit()
     counts = sorted(tuple(v) for v in recorder.passes.values())
     # features of the generated and of the 64 real images, MS-SSIM over the generated ones

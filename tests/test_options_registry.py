@@ -2,7 +2,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from artgan.core.config import ConfigError, parse_data_spec, resolve_config
+from artgan.core.config import ConfigError, parse_data_spec
+
+from .helpers import resolved
 from artgan.core.options import OptionError, build_options, option, parse_overrides
 from artgan.core.registry import Entry, RegistrationError, Registry, UnknownComponentError
 from artgan.plugin_host import get_registry
@@ -96,12 +98,11 @@ def test_bare_paths_get_a_folder_hint(spec):
 
 
 def test_resolve_config_fills_recommendations_and_overrides():
-    cfg = resolve_config(get_registry(), data="demo", overrides={"gen": {"ngf": "16"}},
-                         lr_d=1e-4)
-    assert cfg.gen.options == {"z_dim": 100, "ngf": 16}
-    assert cfg.disc.name == "dcgan" and cfg.n_critic == 1
-    assert cfg.optimizer.lr_g == 2e-4 and cfg.optimizer.lr_d == 1e-4
-    assert tuple(cfg.optimizer.betas) == (0.5, 0.999)
-    assert "recommended by loss 'gan'" in cfg.optimizer.source
+    cfg = resolved(data="demo", options={"gen": {"ngf": "16"}}, lr_d=1e-4)
+    assert cfg.components.gen.options == {"z_dim": 100, "ngf": 16}
+    assert cfg.components.disc.name == "dcgan" and cfg.schedule.n_critic == 1
+    assert cfg.optimisation.lr_g == 2e-4 and cfg.optimisation.lr_d == 1e-4
+    assert tuple(cfg.optimisation.betas) == (0.5, 0.999)
+    assert "recommended by loss 'gan'" in cfg.optimisation.source
     again = type(cfg).from_dict(cfg.to_dict())
     assert again == cfg

@@ -44,7 +44,7 @@ def test_example_components_and_command_work_through_the_cli(installed_example, 
                "--data", "example-checkers:4", "-o", "disc.ndf=8", "--batch-size", "16",
                "--max-steps", "3", "--device", "cpu", "--out", tmp_path / "run")
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["plugin_versions"]["example"] == "artgan-example 0.1.0"
+    assert config["runtime"]["plugin_versions"]["example"] == "artgan-example 0.1.0"
     assert (tmp_path / "run" / "samples" / "final.png").exists()
 
 

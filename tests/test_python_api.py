@@ -47,8 +47,8 @@ class LinearCritic(nn.Module):
 def test_generator_object_with_a_discriminator_by_name(tmp_path):
     trainer = artgan.make_trainer(gen=tiny_generator(), disc="dcgan", out=tmp_path / "run",
                                   options={"disc": {"ndf": 8}, "data": {"size": 16}}, **SMALL)
-    assert trainer.config.disc.name == "dcgan" and trainer.config.disc.options["ndf"] == 8
-    assert trainer.config.gen.name.startswith("python:")
+    assert trainer.config.components.disc.name == "dcgan" and trainer.config.components.disc.options["ndf"] == 8
+    assert trainer.config.components.gen.name.startswith("python:")
     assert type(trainer.D).__name__ == "DCGANDiscriminator" and not trainer.D.conditional
     trainer.fit()
     assert trainer.step == 1
@@ -65,8 +65,8 @@ def test_a_registered_discriminator_is_conditional_when_the_generator_object_is(
 def test_discriminator_object_with_a_generator_by_name(tmp_path):
     trainer = artgan.make_trainer(gen="dcgan", disc=LinearCritic, out=tmp_path / "run",
                                   options=NARROW, **SMALL)
-    assert trainer.config.gen.name == "dcgan" and trainer.config.gen.options["ngf"] == 8
-    assert trainer.config.disc.name == "python:tests.test_python_api.LinearCritic"
+    assert trainer.config.components.gen.name == "dcgan" and trainer.config.components.gen.options["ngf"] == 8
+    assert trainer.config.components.disc.name == "python:tests.test_python_api.LinearCritic"
     trainer.fit()
 
 
@@ -80,11 +80,11 @@ def test_a_loss_instance_picks_the_discriminator_norm_as_its_name_does(tmp_path)
     by_name = artgan.make_trainer(loss="wgan-gp", out=tmp_path / "a", options=NARROW, **SMALL)
     trainer = artgan.make_trainer(loss=artgan.create("loss", "wgan-gp"), out=tmp_path / "b",
                                   options=NARROW, **SMALL)
-    assert trainer.config.disc.options["norm"] == "layer"
+    assert trainer.config.components.disc.options["norm"] == "layer"
     assert any("disc.norm=layer" in note for note in trainer.config.notes)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in trainer.D.modules())
-    assert trainer.config.n_critic == by_name.config.n_critic == 5
-    assert trainer.config.optimizer.lr_d == by_name.config.optimizer.lr_d
+    assert trainer.config.schedule.n_critic == by_name.config.schedule.n_critic == 5
+    assert trainer.config.optimisation.lr_d == by_name.config.optimisation.lr_d
     trainer.fit()
 
 
@@ -124,7 +124,7 @@ def test_metric_instances_are_accepted_with_names(tmp_path):
     msssim = artgan.create("metric", "ms-ssim")
     trainer = artgan.make_trainer(metrics=[metric, "msssim", msssim], eval_images=8,
                                   out=tmp_path / "run", options=NARROW, **SMALL)
-    names = [choice.name for choice in trainer.config.metrics]
+    names = [choice.name for choice in trainer.config.evaluation.metrics]
     assert names == ["python:tests.test_python_api.Brightness", "ms-ssim", python_name(msssim)]
     assert trainer.evaluation.metrics[names[0]] is metric
     assert trainer.evaluation.metrics[names[2]] is msssim
@@ -144,9 +144,9 @@ def test_augmentation_instances_and_module_classes_are_accepted(tmp_path):
     color = artgan.create("augmentation", "color")
     trainer = artgan.make_trainer(augment=[color, "cutout", Invert], out=tmp_path / "run",
                                   options={**NARROW, "cutout": {"ratio": 0.25}}, **SMALL)
-    assert trainer.config.augment == (python_name(color), "cutout",
+    assert tuple(a.name for a in trainer.config.regularisation.augment) == (python_name(color), "cutout",
                                       "python:tests.test_python_api.Invert")
-    modules = list(trainer.D_view.augment.augmentations)
+    modules = list(trainer.view.augment.augmentations)
     assert modules[0] is color and modules[1].ratio == 0.25 and isinstance(modules[2], Invert)
     trainer.fit()
 
@@ -161,11 +161,11 @@ def test_options_of_an_unchosen_metric_are_refused(tmp_path):
 def test_a_recipe_can_be_chosen(tmp_path):
     trainer = artgan.make_trainer(recipe="small-data", out=tmp_path / "run", options=NARROW,
                                   **SMALL)
-    config = trainer.config
-    assert config.augment == ("color", "translation", "cutout") and config.ema
-    assert config.r1 == 1.0 and any("recipe small-data" in note for note in config.notes)
+    config, reg = trainer.config, trainer.config.regularisation
+    assert tuple(a.name for a in reg.augment) == ("color", "translation", "cutout") and reg.ema
+    assert reg.r1 == 1.0 and any("recipe small-data" in note for note in config.notes)
     plain = artgan.make_trainer(out=tmp_path / "plain", options=NARROW, **SMALL)
-    assert not plain.config.augment and not plain.config.ema  # default: no recipe
+    assert not plain.config.regularisation.augment and not plain.config.regularisation.ema  # no recipe
 
 
 # -- 5: the run folder matches the CLI's ---------------------------------------------------

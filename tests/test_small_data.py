@@ -1,5 +1,6 @@
 """Generator EMA, R1, the small-data recipe and the collapse watch."""
 
+import dataclasses
 import json
 
 import pytest
@@ -8,15 +9,15 @@ import torch
 import artgan
 from artgan.core.checkpoint import load_checkpoint, save_atomic
 from artgan.core.collapse import diversity_ratio
-from artgan.core.config import resolve_config
 from artgan.core.ema import GeneratorEMA, ema_decay_at
 from artgan.core.networks import Discriminator, Generator
-from artgan.core.regularizers import R1, r1_penalty
+from artgan.core.loss import PhaseInputs
+from artgan.core.regularizers import GradientPenalty, r1_penalty
 from artgan.core.trainer import TrainerCallbacks
 from artgan.core.sampling import load_generator
 from artgan.plugin_host import get_registry
 
-from .helpers import TINY, artgan as cli, read_stats
+from .helpers import TINY, artgan as cli, read_stats, resolved
 
 SMALL_RECIPE = ["recipe small-data: augment=color,translation,cutout",
                 "recipe small-data: ema=True", "recipe small-data: ema_decay=0.99",
@@ -57,7 +58,7 @@ def test_ema_resume_restores_the_average_exactly(tmp_path):
     cli("run", *TINY, "--ema", "--ema-decay", "0.9", "--max-steps", "5", "--out", split)
     cli("run", "--resume", split, "--max-steps", "13")
     a, b = load_checkpoint(straight), load_checkpoint(split)
-    assert a["config"]["ema"] is True and a["step"] == b["step"] == 13
+    assert a["config"]["regularisation"]["ema"] is True and a["step"] == b["step"] == 13
     for key, value in a["generator_ema"].items():
         assert torch.equal(value, b["generator_ema"][key]), f"generator_ema.{key} differs"
     assert any(not torch.equal(v, a["generator"][k]) for k, v in a["generator_ema"].items()
@@ -108,7 +109,9 @@ def test_r1_matches_the_closed_form_of_a_linear_critic():
     real = torch.randn(5, 3, 16, 16)
     w2 = D.w.detach().square().sum()
     assert r1_penalty(D, real, None).item() == pytest.approx(w2.item(), rel=1e-5)
-    out = R1(gamma=2.0, every=4)(D, real, None)
+    inputs = PhaseInputs(G=None, D=D, D_module=D, real=real, fake=real, y=None,
+                         condition=None, step=0)
+    out = GradientPenalty("r1", gamma=2.0, every=4).objective(inputs)
     # k * gamma/2 * ||w||^2 = 4 * 1 * ||w||^2
     assert out["loss"].item() == pytest.approx(4 * w2.item(), rel=1e-5)
     out["loss"].backward()  # d/dw of 4 ||w||^2 = 8 w: the penalty trains D
@@ -120,16 +123,14 @@ def test_r1_is_applied_lazily_every_k_steps(tmp_path):
                                   device="cpu", r1=1.0, r1_every=3,
                                   options={"gen": {"ngf": 8}, "disc": {"ndf": 8},
                                            "data": {"size": 64}}, out=tmp_path / "run")
-    steps, inner = [], trainer.r1.__call__
+    steps = []
+    index, phase = next((i, p) for i, p in enumerate(trainer.phases) if p.name == "r1")
 
-    class Spy:
-        due = trainer.r1.due
+    def spy(inputs):
+        steps.append(inputs.step)
+        return phase.objective(inputs)
 
-        def __call__(self, D, real, y):
-            steps.append(trainer.step)
-            return inner(D, real, y)
-
-    trainer.r1 = Spy()
+    trainer.phases[index] = dataclasses.replace(phase, objective=spy)
     trainer.fit()
     assert steps == [0, 3, 6]
     assert any("r1/penalty" in r for r in read_stats(tmp_path / "run"))
@@ -148,15 +149,16 @@ def small_folder(tmp_path):
 
 
 def test_small_folder_gets_the_small_data_recipe(small_folder):
-    config = resolve_config(get_registry(), data=f"folder:{small_folder}", batch_size=4)
+    config = resolved(data=f"folder:{small_folder}", batch_size=4)
     assert list(config.notes) == [*SMALL_RECIPE,
                                   "recipe small-data: epochs=1000 (at least 3000 steps on 12 "
                                   "images)"]  # 12 images at batch 4: 3 steps per epoch
-    assert config.epochs == 1000
-    assert resolve_config(get_registry(), data=f"folder:{small_folder}", epochs=7).epochs == 7
-    assert config.augment == ("color", "translation", "cutout")
-    assert config.ema and config.ema_decay == 0.99 and config.r1 == 1.0
-    assert config.disc.options["spectral_norm"] is False
+    assert config.schedule.epochs == 1000
+    assert resolved(data=f"folder:{small_folder}", epochs=7).schedule.epochs == 7
+    reg = config.regularisation
+    assert [a.name for a in reg.augment] == ["color", "translation", "cutout"]
+    assert reg.ema and reg.ema_decay == 0.99 and reg.r1 == 1.0
+    assert config.components.disc.options["spectral_norm"] is False
 
 
 def test_explicit_flags_beat_the_small_data_recipe(small_folder, tmp_path):
@@ -164,19 +166,22 @@ def test_explicit_flags_beat_the_small_data_recipe(small_folder, tmp_path):
               "--no-ema", "--ema-decay", "0.5", "--r1", "0", "--dry-run",
               "--out", tmp_path / "x").output
     config = json.loads(out)
-    assert config["augment"] == ["translation"] and config["ema"] is False
-    assert config["r1"] == 0.0 and config["ema_decay"] == 0.5
+    reg = config["regularisation"]
+    assert [a["name"] for a in reg["augment"]] == ["translation"] and reg["ema"] is False
+    assert reg["r1"] == 0.0 and reg["ema_decay"] == 0.5
     assert [n.split("=")[0] for n in config["notes"]] == ["recipe small-data: epochs"]
 
 
 def test_recipe_none_turns_it_off_and_demo_runs_do_not_get_it(small_folder, tmp_path):
-    off = resolve_config(get_registry(), data=f"folder:{small_folder}", recipe="none")
-    assert off.notes == () and off.augment == () and not off.ema and off.r1 == 0
-    quick = resolve_config(get_registry())  # the quickstart default stays as it was
-    assert quick.augment == () and not quick.ema and quick.r1 == 0
+    off = resolved(data=f"folder:{small_folder}", recipe="none")
+    reg = off.regularisation
+    assert off.notes == () and reg.augment == () and not reg.ema and reg.r1 == 0
+    quick = resolved()  # the quickstart default stays as it was
+    reg = quick.regularisation
+    assert reg.augment == () and not reg.ema and reg.r1 == 0
     assert all(n.startswith("recipe quickstart") for n in quick.notes)
-    demo = resolve_config(get_registry(), data="demo", overrides={"data": {"size": 100}})
-    assert demo.notes == () and demo.augment == ()
+    demo = resolved(data="demo", options={"data": {"size": 100}})
+    assert demo.notes == () and demo.regularisation.augment == ()
 
 
 def test_recipe_can_be_asked_for_by_name_and_help_lists_recipes(tmp_path):
@@ -190,9 +195,9 @@ def test_recipe_can_be_asked_for_by_name_and_help_lists_recipes(tmp_path):
 def test_large_folders_do_not_get_the_recipe():
     from artgan.core.recipes import pick_recipe
 
-    assert pick_recipe("auto", "folder:x", 1999) == "small-data"
-    assert pick_recipe("auto", "folder:x", 2000) == "none"
-    assert pick_recipe("auto", None, None) == "quickstart"
+    assert pick_recipe("auto", True, 1999).name == "small-data"
+    assert pick_recipe("auto", True, 2000).name == "none"
+    assert pick_recipe("auto", False, None).name == "quickstart"
 
 
 def test_unknown_augmentation_names_the_flag(tmp_path):

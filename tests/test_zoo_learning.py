@@ -13,9 +13,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from artgan.core.config import resolve_config
+import artgan
 from artgan.core.sampling import sample_images
-from artgan.core.session import build_trainer
 from artgan.plugin_host import get_registry
 
 from .helpers import read_stats
@@ -69,14 +68,12 @@ def test_cgan_learns_each_demo_style_as_its_class(tmp_path):
     training exactly one style matches. With 150 steps only 2-3 styles matched; the
     hinge loss and projection conditioning learned more slowly (3-5 of 5 at 400 steps).
     """
-    registry = get_registry()
-    config = resolve_config(
-        registry, gen="cgan", loss="gan", data="demo", resolution=16, batch_size=32,
+    trainer = artgan.make_trainer(
+        gen="cgan", loss="gan", data="demo", resolution=16, batch_size=32,
         epochs=100, max_steps=400, device="cpu", seed=0, log_every=100, out=str(tmp_path),
-        overrides={"gen": {"ngf": "16", "z_dim": "32", "embed_dim": "16"},
-                   "disc": {"ndf": "16", "conditioning": "concat"},
-                   "data": {"size": "1280"}})
-    trainer = build_trainer(config, registry, run_dir=tmp_path)
+        options={"gen": {"ngf": "16", "z_dim": "32", "embed_dim": "16"},
+                 "disc": {"ndf": "16", "conditioning": "concat"},
+                 "data": {"size": "1280"}})
     styles = trainer.data.class_names
     assert styles == ["mondrian", "kandinsky", "stripes", "waves", "rothko"]
     real, labels = trainer.data.load_batch(torch.arange(len(trainer.data)))
@@ -106,15 +103,14 @@ def test_wgan_gp_critic_estimate_of_the_distance_falls(tmp_path):
     was 0.11-0.23x the early peak (2.1-3.1). demo:mondrian was much slower to close the
     gap (about 0.48x after 600 steps at the same settings, one seed).
     """
-    registry = get_registry()
-    config = resolve_config(
-        registry, gen="dcgan", loss="wgan-gp", data="demo:rothko", resolution=16,
+    trainer = artgan.make_trainer(
+        gen="dcgan", loss="wgan-gp", data="demo:rothko", resolution=16,
         batch_size=32, epochs=100, max_steps=400, lr=1e-3, device="cpu", seed=0,
         log_every=10, out=str(tmp_path),
-        overrides={"gen": {"ngf": "16", "z_dim": "32"}, "disc": {"ndf": "16"},
-                   "loss": {"n_critic": "2"}, "data": {"size": "1280"}})
-    assert config.disc.options["norm"] == "layer" and config.n_critic == 2
-    trainer = build_trainer(config, registry, run_dir=tmp_path)
+        options={"gen": {"ngf": "16", "z_dim": "32"}, "disc": {"ndf": "16"},
+                 "loss": {"n_critic": "2"}, "data": {"size": "1280"}})
+    config = trainer.config
+    assert config.components.disc.options["norm"] == "layer" and config.schedule.n_critic == 2
     trainer.fit()
 
     stats = read_stats(tmp_path)

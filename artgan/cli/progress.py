@@ -12,31 +12,35 @@ console = Console()
 
 
 def describe_run(config) -> str:
-    o = config.optimizer
+    c, o, s, r = config.components, config.optimisation, config.schedule, config.regularisation
     lines = [
-        f"[bold]artgan run[/] -> {config.out}",
-        f"  gen {config.gen.name} {config.gen.options}",
-        f"  disc {config.disc.name} {config.disc.options}",
-        f"  loss {config.loss.name} {config.loss.options}  n_critic={config.n_critic}",
-        f"  data {config.data.spec} {config.data.options}",
-        f"  {config.resolution}px x{config.channels}, batch {config.batch_size}, "
-        f"{config.epochs} epochs" + (f", max {config.max_steps} steps" if config.max_steps else ""),
-        f"  optimiser {o.name} lr_g={o.lr_g:g} lr_d={o.lr_d:g}"
-        + (f" betas={tuple(o.betas)}" if o.name == "adam" else "") + f" ({o.source})",
-        f"  device {config.device}, precision {config.precision}, seed {config.seed}",
+        f"[bold]artgan run[/] -> {config.runtime.out}",
+        f"  gen {c.gen.name} {c.gen.options}",
+        f"  disc {c.disc.name} {c.disc.options}",
+        f"  loss {c.loss.name} {c.loss.options}  n_critic={s.n_critic}",
+        f"  data {c.data.spec} {c.data.options}",
+        f"  {config.image.resolution}px x{config.image.channels}, batch {s.batch_size}, "
+        f"{s.epochs} epochs" + (f", max {s.max_steps} steps" if s.max_steps else ""),
+        f"  optimiser {o.optimizer} lr_g={o.lr_g:g} lr_d={o.lr_d:g}"
+        + (f" betas={tuple(o.betas)}" if o.optimizer == "adam" else "")
+        + (f", linear decay from {o.lr_decay:g} of the steps" if o.lr_decay is not None else "")
+        + f" ({o.source})",
+        f"  device {config.runtime.device}, precision {config.runtime.precision}, "
+        f"seed {config.runtime.seed}",
     ]
-    extras = [f"augment {','.join(config.augment)}" if config.augment else "",
-              "mirror" if config.mirror else "",
-              f"ema decay {config.ema_decay:g}" if config.ema else "",
-              f"r1 gamma {config.r1:g} every {config.r1_every}" if config.r1 else "",
-              f"ada target {config.ada_target:g}" if config.ada_target else ""]
+    extras = [f"augment {','.join(a.name for a in r.augment)}" if r.augment else "",
+              "mirror" if r.mirror else "",
+              f"ema decay {r.ema_decay:g}" if r.ema else "",
+              f"r1 gamma {r.r1:g} every {r.r1_every}" if r.r1 else "",
+              f"r2 gamma {r.r2:g} every {r.r2_every}" if r.r2 else "",
+              f"ada target {r.ada_target:g}" if r.ada_target else ""]
     if any(extras):
         lines.append("  " + ", ".join(e for e in extras if e))
-    if config.metrics:
-        names = ", ".join(f"{m.name} {m.options}" if m.options else m.name
-                          for m in config.metrics)
-        lines.append(f"  metrics {names}: every {config.eval_every} steps, "
-                     f"{config.eval_images} images; best.pt by {config.metrics[0].name}")
+    e = config.evaluation
+    if e.metrics:
+        names = ", ".join(f"{m.name} {m.options}" if m.options else m.name for m in e.metrics)
+        lines.append(f"  metrics {names}: every {e.eval_every} steps, "
+                     f"{e.eval_images} images; best.pt by {e.metrics[0].name}")
     lines += [f"  [cyan]note[/] {note}" for note in config.notes]
     return "\n".join(lines)
 
@@ -74,7 +78,7 @@ class RichProgress(TrainerCallbacks):
         return self.progress.__exit__(*exc)
 
     def on_start(self, trainer) -> None:
-        self.epochs = trainer.config.epochs
+        self.epochs = trainer.config.schedule.epochs
         self.task = self.progress.add_task(self._epoch(trainer.epoch), total=trainer.total_steps,
                                            completed=trainer.step, stats="")
 

@@ -62,4 +62,4 @@ def sample_command(ckpt: str, count: int, out: str, grid: str | None, seed: int,
     written = save_grid(images, grid_file, nrow=nrow or max(1, int(count ** 0.5)))
     what = f", class {class_name}" if class_name else ""
     click.echo(f"Wrote {len(paths)} images to {out} and the grid {written} "
-               f"({config.gen.name}, {config.resolution}px{what}).")
+               f"({config.components.gen.name}, {config.image.resolution}px{what}).")

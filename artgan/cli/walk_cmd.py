@@ -54,4 +54,5 @@ def walk_command(ckpt: str, out: str, tiles: int, keyframes: int, frames_between
     grid_row = nrow or max(1, int(count ** 0.5))
     path, frames = save_gif(render_walk(G, latents, labels, nrow=grid_row), out, fps)
     click.echo(f"Wrote {path}: {frames} frames at {fps:g} fps, {count} walks through "
-               f"{keyframes} keyframes ({config.gen.name}, {config.resolution}px).")
+               f"{keyframes} keyframes ({config.components.gen.name}, "
+               f"{config.image.resolution}px).")

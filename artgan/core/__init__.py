@@ -9,13 +9,15 @@ from importlib import import_module
 
 _EXPORTS = {
     "Generator": "networks", "Discriminator": "networks", "ComponentShapeError": "networks",
-    "Loss": "loss", "Phase": "loss", "OptimizerSettings": "loss",
+    "Loss": "loss", "Phase": "loss", "PhaseInputs": "loss", "OptimizerSettings": "loss",
     "DataSource": "data", "InMemoryDataSource": "data", "DataSourceError": "data",
-    "SkipReport": "data",
+    "SkipReport": "data", "Batch": "data",
     "Metric": "metric",
     "resolve_device": "device", "resolve_precision": "device", "Precision": "device",
     "DeviceError": "device", "seed_everything": "device",
     "option": "options", "NoOptions": "options", "OptionError": "options",
+    "ArtganError": "errors", "ConfigError": "errors", "PluginError": "errors",
+    "MetricError": "errors",
 }
 
 __all__ = sorted(_EXPORTS)

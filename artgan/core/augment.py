@@ -3,10 +3,10 @@
 On a small folder the discriminator memorises the real images and the generator
 collapses. DiffAugment shows D only randomly transformed images, real and generated
 alike, with transforms that are differentiable so that G still receives gradients
-through them. The trainer hands the loss an :class:`AugmentedDiscriminator` instead of
-D, so every place a loss calls D (the D step, the G step, and penalties such as WGAN-GP
-and R1) sees augmented images and the :class:`~artgan.core.loss.Loss` interface stays
-the same.
+through them. The trainer hands the loss a
+:class:`~artgan.core.view.DiscriminatorView` instead of D, so every place a loss calls D
+(the D step, the G step, and penalties such as WGAN-GP and R1) sees augmented images and
+the :class:`~artgan.core.loss.Loss` interface stays the same.
 
 Each call draws fresh random parameters per sample: in the D step the real and the
 generated batch get independent draws (as in the DiffAugment reference code), which
@@ -17,7 +17,6 @@ this module only composes them.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Sequence
 
 import torch
@@ -129,40 +128,3 @@ def random_mirror(x: torch.Tensor) -> torch.Tensor:
     """Flip each image left-right with probability 1/2 (data augmentation of the reals)."""
     flip = torch.rand(x.shape[0], 1, 1, 1, device=x.device) < 0.5
     return torch.where(flip, x.flip(3), x)
-
-
-class AugmentedDiscriminator(nn.Module):
-    """``D(augment(x), y)``: what the loss sees as D when augmentation is on.
-
-    The wrapped ``D`` stays the trainer's ``self.D`` (optimiser, checkpoints, weight
-    clipping); this wrapper has no parameters of its own beyond D's.
-    """
-
-    def __init__(self, D: nn.Module, augment: nn.Module):
-        super().__init__()
-        self.D, self.augment = D, augment
-        # ADA: the trainer names the D step's real batch; D's scores on it go to the observer
-        self.watched: torch.Tensor | None = None
-        self.observer = None
-
-    @contextlib.contextmanager
-    def watching(self, real: torch.Tensor):
-        """Within: D's scores on exactly the tensor ``real`` (not on copies of it, such as
-        a penalty's points) go to ``observer``."""
-        self.watched = real
-        try:
-            yield
-        finally:
-            self.watched = None
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        scores = self.D(self.augment(x), y)
-        if x is self.watched and self.observer is not None:
-            self.observer(scores)
-        return scores
-
-    def __getattr__(self, name: str):
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            return getattr(super().__getattr__("D"), name)  # conditional, num_classes, ...

@@ -9,56 +9,25 @@ numbers, strings, lists and dicts, never pickled code.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import Any
 
 import torch
 
-from .errors import ArtganError
+from .atomic import save_atomic, write_atomic  # noqa: F401 (re-exported)
+from .errors import CheckpointError
+from .run_folder import checkpoint_file
 
-FORMAT_VERSION = 1
+#: 2: the grouped config (round 2); 1 (round 1, flat config) is still read.
+FORMAT_VERSION = 2
 
-
-class CheckpointError(ArtganError, ValueError):
-    """A checkpoint file is missing, unreadable or not an artgan checkpoint."""
-
-
-def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` to ``path`` via a temporary file and an atomic rename."""
-    return write_atomic(path, lambda fh: torch.save(obj, fh))
-
-
-def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
-    """Create ``path`` with ``write(binary_file)``: into a temporary file in the same
-    folder, flushed to disk, then renamed over ``path``; on failure nothing is left."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+__all__ = ["CheckpointError", "FORMAT_VERSION", "load_checkpoint", "resolve_checkpoint_path",
+           "save_atomic", "write_atomic"]
 
 
 def resolve_checkpoint_path(path: str | os.PathLike) -> Path:
     """Accept a checkpoint file or a run folder (then its ``checkpoints/last.pt``)."""
-    path = Path(path)
-    if path.is_dir():
-        candidate = path / "checkpoints" / "last.pt"
-        if not candidate.is_file():
-            raise CheckpointError(f"{path} is a folder without checkpoints/last.pt: "
-                                  f"give a run folder or a .pt file")
-        return candidate
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    return path
+    return checkpoint_file(path)
 
 
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive

@@ -1,9 +1,14 @@
-"""The resolved run configuration: what the CLI (or Python) asked for, checked and complete.
+"""The resolved run configuration: what the user asked for, checked, complete and grouped.
 
-:func:`resolve_config` sits between Click and the trainer. It looks up every name,
-validates every option, fills in defaults (including those a data source or a loss
-recommends) and returns a :class:`RunConfig` that is written into the run folder and
-into every checkpoint, so a run can be reproduced and resumed from it alone.
+:func:`artgan.core.resolve.resolve` turns a :class:`~artgan.core.request.RunRequest` (the
+user's raw choices) into a :class:`RunConfig`: components with their full options, the
+image shape, the schedule, the optimisation, the regularisation, the evaluation and the
+runtime. It is frozen, written into the run folder and into every checkpoint, so a run
+can be reproduced and resumed from it alone.
+
+Each field that the user can set is declared here once, with :func:`setting`: its flag,
+default, help, range and whether ``--resume`` may change it (see
+:mod:`artgan.core.settings`). Fields without a setting are derived during resolution.
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .options import GROUPS, OptionError, as_dict, build_options
-from .recipes import RECIPES, SMALL_DATA, SMALL_DATA_STEPS, pick_recipe
-from .registry import Registry
+from .errors import ConfigError
+from .recipes import RECIPES
+from .settings import SettingInfo, declared, setting
 
+__all__ = ["Choice", "Components", "ImageShape", "Schedule", "Optimisation",
+           "Regularisation", "Evaluation", "Runtime", "RequestOnly", "RunConfig",
+           "ConfigError", "SETTINGS", "parse_data_spec"]
 
-from .errors import ConfigError  # noqa: E402  (re-exported: artgan.core.config.ConfigError)
+FORMAT = 2  # config layout; 1 was flat (round 1), still read by RunConfig.from_dict
 
 
 @dataclass(frozen=True)
@@ -36,82 +44,269 @@ class Choice:
 
 
 @dataclass(frozen=True)
-class OptimizerConfig:
-    name: str
-    lr_g: float
-    lr_d: float
-    betas: tuple[float, float]
+class Components:
+    group = "components"
+    gen: Choice = setting("dcgan", "Generator name (artgan list gen).", type=str)
+    disc: Choice = setting(None, "Discriminator name [default: the one the generator pairs "
+                                 "with, else its family's].", type=str)
+    loss: Choice = setting(None, "Loss name (artgan list loss) [default: the one the "
+                                 "generator pairs with, else gan].", type=str)
+    data: Choice = setting(None, "Data source, e.g. folder:./paintings or demo:waves "
+                                 "[default: demo].", type=str, metavar="NAME[:ARG]")
+    recipe: str = setting("auto", "Defaults for a situation, applied only where you chose "
+                                  "nothing: quickstart (demo art, 32 px, half-width nets; "
+                                  "when --data is omitted), small-data (augmentation, EMA, "
+                                  "R1, 3,000+ steps; for folders under 2,000 images) or "
+                                  "none. auto picks one of them.",
+                          choices=("auto", *RECIPES))
+
+
+@dataclass(frozen=True)
+class ImageShape:
+    group = "image"
+    resolution: int = setting(None, "Image size in pixels [default: the data source's, 64 "
+                                    "for folders].", min=8, max=1024)
+    channels: int = setting(3, "3 for RGB, 1 for grayscale.", choices=(3, 1))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    group = "schedule"
+    batch_size: int = setting(64, "Images per step, over all processes (split evenly "
+                                  "between them).", min=1)
+    epochs: int = setting(None, "Passes over the data [default: the data source's, 25 for "
+                                "folders].", min=1, resume=True)
+    max_steps: int | None = setting(None, "Stop after this many steps (a step is one "
+                                          "batch).", min=1, resume=True)
+    n_critic: int = 1  # discriminator steps per generator step (the loss's)
+    log_every: int = setting(10, "Steps between stats lines.", min=1, resume=True)
+    checkpoint_every: int = setting(500, "Steps between checkpoints (one is also saved with "
+                                         "each sample grid).", min=1, resume=True)
+    sample_every: int = setting(50, "End-of-epoch sample grid, collapse watch and "
+                                    "checkpoint at most this often in steps: every k-th "
+                                    "epoch when epochs are shorter (small folders); the "
+                                    "first and last epochs always.", min=1, resume=True)
+
+
+@dataclass(frozen=True)
+class Optimisation:
+    group = "optimisation"
+    optimizer: str = setting(None, "Optimiser of both networks [default: the loss's "
+                                   "recommendation].", choices=("adam", "rmsprop"))
+    lr_g: float = setting(None, "Generator learning rate (overrides --lr).", min=0,
+                          min_open=True)
+    lr_d: float = setting(None, "Discriminator learning rate (overrides --lr).", min=0,
+                          min_open=True)
+    betas: tuple[float, float] = setting(None, "Adam's betas, e.g. --betas 0 0.9 [default: "
+                                               "the loss's recommendation, else 0.5 0.999].",
+                                         min=0, max=1, max_open=True, metavar="B1 B2")
+    lr_decay: float | None = setting(None, "Keep the learning rates until this fraction of "
+                                           "the steps, then decay them linearly to 0 "
+                                           "[default: the loss's recommendation, e.g. "
+                                           "cyclegan 0.5; else constant].", min=0, max=1)
     weight_decay: float = 0.0
     source: str = ""  # who chose these settings, e.g. "recommended by loss 'gan'"
+
+
+@dataclass(frozen=True)
+class Regularisation:
+    group = "regularisation"
+    augment: tuple[Choice, ...] = setting(None, "Differentiable augmentations of every image "
+                                                "D sees, comma-separated, e.g. color,"
+                                                "translation,cutout (artgan list aug); none: "
+                                                "off.", type=str, metavar="NAMES")
+    mirror: bool = setting(None, "Random left-right flips of the real images.")
+    ema: bool = setting(None, "Keep an exponential moving average of the generator for "
+                              "samples.")
+    ema_decay: float = setting(None, "EMA decay, ramped up: min(decay, (1+t)/(10+t)) at step "
+                                     "t [default: 0.999; small-data recipe: 0.99].", min=0,
+                               max=1, max_open=True)
+    r1: float = setting(None, "R1 penalty gamma/2 E||grad D(x)||^2 at real images (0: off).",
+                        min=0, metavar="GAMMA")
+    r1_every: int = setting(16, "Apply R1 every K steps (scaled by K; lazy regularisation).",
+                            min=1)
+    r2: float = setting(0.0, "R2 penalty gamma/2 E||grad D(G(z))||^2 at generated images "
+                             "(0: off).", min=0, metavar="GAMMA")
+    r2_every: int = setting(16, "Apply R2 every K steps (scaled by K).", min=1)
+    ada_target: float = setting(0.0, "Adaptive augmentation (ADA): apply each --augment "
+                                     "augmentation with a probability p that rises while "
+                                     "E[sign(D(real))] > T and falls below it; 0.6 is usual "
+                                     "(0: off, always apply).", min=0, max=1, max_open=True,
+                                metavar="T")
+    ada_ramp_images: int = setting(100_000, "ADA speed: images for p to go from 0 to 1.",
+                                   min=1, flag="--ada-ramp", metavar="IMAGES")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    group = "evaluation"
+    metrics: tuple[Choice, ...] = setting((), "Evaluate during training (repeatable), e.g. "
+                                              "fid, kid, is, ms-ssim (artgan list metric: all "
+                                              "installed). Writes metrics.jsonl; the first "
+                                              "metric picks checkpoints/best.pt.", type=str,
+                                          flag="--metric", multiple=True, metavar="NAME")
+    eval_every: int = setting(500, "Steps between evaluations (one more runs at the end).",
+                              min=1, resume=True)
+    eval_images: int = setting(1000, "Generated images per evaluation (papers use "
+                                     "10000-50000 for FID).", min=2)
+    eval_real: int | None = setting(None, "Reference images: the first N of the data "
+                                          "[default: all].", min=2)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    group = "runtime"
+    device: str = setting("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.",
+                          resume=True)
+    precision: str = setting("fp32", "fp16 needs CUDA (uses a grad scaler).",
+                             choices=("fp32", "bf16", "fp16"), resume=True)
+    seed: int = setting(0, "Seeds the weights, data order, noise and augmentations.", min=0,
+                        max=2**63 - 1)
+    out: str = setting("", "Run folder [default: runs/<time>-<gen>-<loss>-<data>].",
+                       path="dir")
+    sync_bn: bool = setting(False, "With several processes, BatchNorm statistics over the "
+                                   "global batch instead of each process's share (slower; "
+                                   "for small per-process batches).", resume=True)
+    compile: bool = setting(False, "torch.compile the generator and discriminator (slow "
+                                   "start; PyTorch 2).", resume=True)
+    plugin_versions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RequestOnly:
+    """Settings that shape the resolution but are not config fields themselves."""
+
+    group = "request"
+    lr: float | None = setting(None, "Learning rate of both networks [default: the loss's "
+                                     "recommendation].", min=0, min_open=True)
+    inception_weights: str | None = setting(None, "FID Inception weights file for fid/kid/is "
+                                                  "(else $ARTGAN_INCEPTION_WEIGHTS or torch "
+                                                  "hub's cache). Never downloaded.",
+                                            path="file")
+    overrides: tuple[str, ...] = setting((), "Component option, e.g. -o gen.ngf=32 -o "
+                                             "loss.label_smoothing=0.1 (groups: gen, disc, "
+                                             "loss, data, and each chosen metric or "
+                                             "augmentation, e.g. -o translation.ratio=0.25).",
+                                         flag="-o", multiple=True, metavar="GROUP.KEY=VALUE")
+
+
+GROUPS = (Components, ImageShape, Schedule, Optimisation, Regularisation, Evaluation, Runtime)
+#: Every run setting by name: the CLI's flags, make_trainer's keywords.
+SETTINGS: dict[str, SettingInfo] = declared(*GROUPS, RequestOnly)
+#: The settings ``--resume`` may change (its other flags are refused).
+RESUMABLE = tuple(name for name, info in SETTINGS.items() if info.resume)
+
+
+def _group_field(name: str) -> tuple[str, str]:
+    """(group attribute of RunConfig, field) of a config setting."""
+    return _FIELD_GROUP[name], name
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """Everything a run needs. Round-trips through :meth:`to_dict` / :meth:`from_dict`."""
 
-    gen: Choice
-    disc: Choice
-    loss: Choice
-    data: Choice
-    resolution: int
-    channels: int
-    batch_size: int  # the global batch: split over the ranks under torchrun
-    epochs: int
-    max_steps: int | None
-    n_critic: int
-    optimizer: OptimizerConfig
-    device: str = "auto"
-    precision: str = "fp32"
-    seed: int = 0
-    out: str = ""
-    log_every: int = 10
-    checkpoint_every: int = 500
-    sample_every: int = 50  # end-of-epoch grid/watch/checkpoint at least this many steps apart
-    sync_bn: bool = False  # several processes: BatchNorm statistics over the global batch
-    compile: bool = False  # torch.compile G and D
-    plugin_versions: dict[str, str] = field(default_factory=dict)
-    augment: tuple[str, ...] = ()  # DiffAugment augmentations applied wherever D sees images
-    augment_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # -o NAME.KEY=V
-    mirror: bool = False  # random horizontal flips of the real images
-    ema: bool = False  # keep an EMA of the generator; samples and metrics use it
-    ema_decay: float = 0.999
-    r1: float = 0.0  # R1 gamma (0 = off)
-    r1_every: int = 16  # lazy R1: every k steps, scaled by k
-    ada_target: float = 0.0  # adaptive augmentation (ADA): target E[sign(D(real))]; 0 = off
-    ada_ramp_images: int = 100_000  # ADA: images for the probability to go from 0 to 1
+    components: Components
+    image: ImageShape
+    schedule: Schedule
+    optimisation: Optimisation
+    regularisation: Regularisation
+    evaluation: Evaluation
+    runtime: Runtime
     notes: tuple[str, ...] = ()  # decisions made for the user, e.g. a norm a loss required
-    metrics: tuple[Choice, ...] = ()  # evaluated during training; the first ranks best.pt
-    eval_every: int = 500  # steps between evaluations (and one at the end)
-    eval_images: int = 1000  # generated images per evaluation
-    eval_real: int | None = None  # reference images (the first N of the data; None: all)
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["optimizer"]["betas"] = list(self.optimizer.betas)
-        return d
+        return {"format": FORMAT, **_plain(dataclasses.asdict(self))}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
-        d = dict(d)
-        for key in ("gen", "disc", "loss", "data"):
-            d[key] = Choice(**d[key])
-        opt = dict(d["optimizer"])
-        opt["betas"] = tuple(opt["betas"])
-        d["optimizer"] = OptimizerConfig(**opt)
-        d["notes"] = tuple(d.get("notes", ()))
-        d["metrics"] = tuple(Choice(**m) for m in d.get("metrics", ()))
-        d["augment"] = tuple(d.get("augment", ()))
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        """Read a config written by :meth:`to_dict` (or a round-1 flat one)."""
+        if d.get("format", 1) < 2:
+            d = _from_flat(d)
+        groups = {}
+        for f in dataclasses.fields(cls):
+            if f.name == "notes":
+                continue
+            group_cls = _GROUP_CLASSES[f.name]
+            groups[f.name] = _group_from_dict(group_cls, d.get(f.name, {}))
+        return cls(**groups, notes=tuple(d.get("notes", ())))
 
     def replace(self, **changes: Any) -> "RunConfig":
-        return dataclasses.replace(self, **changes)
+        """A copy with settings changed by name (``epochs=50``, ``out="runs/x"``) or groups
+        replaced (``schedule=...``); ``notes`` too."""
+        by_group: dict[str, dict[str, Any]] = {}
+        direct = {}
+        for key, value in changes.items():
+            if key in _GROUP_CLASSES or key == "notes":
+                direct[key] = value
+            else:
+                group, name = _group_field(key)
+                by_group.setdefault(group, {})[name] = value
+        for group, values in by_group.items():
+            direct[group] = dataclasses.replace(direct.get(group, getattr(self, group)),
+                                                **values)
+        return dataclasses.replace(self, **direct)
+
+    def value(self, name: str) -> Any:
+        """The resolved value of setting ``name`` (``config.value("epochs")``)."""
+        group, field_name = _group_field(name)
+        return getattr(getattr(self, group), field_name)
+
+
+_GROUP_CLASSES = {"components": Components, "image": ImageShape, "schedule": Schedule,
+                  "optimisation": Optimisation, "regularisation": Regularisation,
+                  "evaluation": Evaluation, "runtime": Runtime}
+_FIELD_GROUP = {f.name: attr for attr, cls in _GROUP_CLASSES.items()
+                for f in dataclasses.fields(cls)}
+_CHOICE_FIELDS = {"gen", "disc", "loss", "data"}
+_CHOICE_TUPLES = {"augment", "metrics"}
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly: tuples become lists, recursively."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _group_from_dict(cls: type, values: dict[str, Any]):
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in known:
+            continue  # a field from a newer artgan: ignored
+        if key in _CHOICE_FIELDS:
+            value = Choice(**value)
+        elif key in _CHOICE_TUPLES:
+            value = tuple(Choice(**v) for v in value)
+        elif key in ("betas",) and value is not None:
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _from_flat(d: dict[str, Any]) -> dict[str, Any]:
+    """A round-1 flat config as the grouped layout (same field names, a few renamed)."""
+    flat = dict(d)
+    optimizer = dict(flat.pop("optimizer", {}) or {})
+    flat.update({"optimizer": optimizer.pop("name", "adam"), **optimizer})
+    options = flat.pop("augment_options", {}) or {}
+    flat["augment"] = [{"name": n, "options": options.get(n, {})}
+                       for n in flat.get("augment", ())]
+    flat.setdefault("recipe", "auto")
+    grouped: dict[str, Any] = {"notes": flat.pop("notes", ())}
+    for key, value in flat.items():
+        if key in _FIELD_GROUP:
+            grouped.setdefault(_FIELD_GROUP[key], {})[key] = value
+    return grouped
 
 
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):(.*)$", re.S)
 
 
-def parse_data_spec(spec: str, registry: Registry) -> tuple[str, str | None]:
+def parse_data_spec(spec: str, registry: Any = None) -> tuple[str, str | None]:
     """Split ``folder:./paintings`` into ("folder", "./paintings"); strict, with hints."""
     spec = spec.strip()
     match = _SCHEME_RE.match(spec)
@@ -123,264 +318,3 @@ def parse_data_spec(spec: str, registry: Registry) -> tuple[str, str | None]:
         raise ConfigError(f"{spec!r} looks like a path; did you mean --data folder:{spec} ?",
                           "--data")
     return spec, None
-
-
-def _component(registry: Registry, kind: str, name: str, values: dict[str, Any], flag: str,
-               argument: str | None = None) -> tuple[Choice, Any, Any]:
-    entry = registry.get(kind, name)
-    try:
-        opts = build_options(entry.options, values, owner=f"{flag} {entry.name}")
-    except OptionError as exc:
-        raise ConfigError(str(exc), "-o") from exc
-    return Choice(entry.name, as_dict(opts), argument), entry, opts
-
-
-def resolve_config(registry: Registry, *, gen: str = "dcgan", disc: str | None = None,
-                   loss: str = "gan", data: str | None = None, resolution: int | None = None,
-                   channels: int = 3, batch_size: int = 64, epochs: int | None = None,
-                   max_steps: int | None = None, lr: float | None = None,
-                   lr_g: float | None = None, lr_d: float | None = None,
-                   optimizer: str | None = None, betas: tuple[float, float] | None = None,
-                   device: str = "auto", precision: str = "fp32", seed: int = 0,
-                   out: str = "", overrides: dict[str, dict[str, Any]] | None = None,
-                   log_every: int = 10, checkpoint_every: int = 500, sample_every: int = 50,
-                   plugin_versions: dict[str, str] | None = None,
-                   recipe: str = "auto", metrics: tuple[str, ...] | list[str] = (),
-                   eval_every: int = 500, eval_images: int = 1000,
-                   eval_real: int | None = None, sync_bn: bool = False,
-                   compile: bool = False, augment: str | tuple[str, ...] | None = None,
-                   mirror: bool | None = None, ema: bool | None = None,
-                   ema_decay: float | None = None, r1: float | None = None,
-                   r1_every: int = 16, ada_target: float = 0.0,
-                   ada_ramp_images: int = 100_000, loss_object: Any = None) -> RunConfig:
-    """Check every choice and fill every default; raise :class:`ConfigError` naming flags.
-
-    ``None`` for ``data``, ``resolution``, ``epochs``, ``augment``, ``mirror``, ``ema``
-    or ``r1`` means "not chosen": the recipe, then the data source's recommendation (or
-    off), fills it in. ``augment`` is a list of augmentation names or a comma-separated
-    string (``"none"`` or ``""``: no augmentation). ``loss_object`` is a ready loss used
-    instead of building ``loss``, which then only names it in the config; its
-    ``forbids_batchnorm``, ``n_critic`` and ``optimizer`` count as a registered loss's do.
-    """
-    overrides = {group: dict(values) for group, values in (overrides or {}).items()}
-    count = _count_images(registry, data, overrides)
-    recipe = pick_recipe(recipe, data, count)
-    notes: list[str] = []
-    run = {"data": data, "resolution": resolution, "epochs": epochs, "augment": augment,
-           "mirror": mirror, "ema": ema, "ema_decay": ema_decay, "r1": r1}
-    for key, value in RECIPES[recipe].items():
-        group, _, option_name = key.partition(".")
-        if key in run:
-            if run[key] is not None:
-                continue
-            run[key] = value
-        elif not (option_name and option_name not in overrides.setdefault(group, {}) and
-                  _has_option(registry, group, gen if group == "gen" else (disc or gen),
-                              option_name)):
-            continue
-        else:
-            overrides[group][option_name] = value
-        notes.append(f"recipe {recipe}: {key}={value}")
-    if recipe == SMALL_DATA and run["epochs"] is None and count:
-        # a few hundred images make few steps per epoch: budget steps, not epochs
-        run["epochs"] = -(-SMALL_DATA_STEPS // max(1, count // batch_size))
-        notes.append(f"recipe {recipe}: epochs={run['epochs']} (at least {SMALL_DATA_STEPS} "
-                     f"steps on {count} images)")
-    data, resolution, epochs = run["data"], run["resolution"], run["epochs"]
-    augment_names, augment_options = _augmentations(registry, run["augment"], overrides)
-    data_name, argument = parse_data_spec(data or "demo", registry)
-    data_choice, data_entry, _ = _component(registry, "data", data_name,
-                                         overrides.get("data", {}), "--data", argument)
-    gen_choice, _, _ = _component(registry, "generator", gen, overrides.get("gen", {}), "--gen")
-    disc_choice, _, _ = _component(registry, "discriminator", disc or gen_choice.name,
-                                overrides.get("disc", {}), "--disc")
-    loss_choice, loss_obj = _loss(registry, loss, loss_object, overrides.get("loss", {}))
-    data_cls = data_entry.load_factory()
-    data_cls = getattr(data_cls, "__self__", data_cls)  # a classmethod factory -> its class
-    if resolution is None:
-        resolution = getattr(data_cls, "default_resolution", 64)
-    if epochs is None:
-        epochs = getattr(data_cls, "default_epochs", 25)
-    if channels not in (1, 3):
-        raise ConfigError(f"--channels must be 1 (grayscale) or 3 (RGB); got {channels}",
-                          "--channels")
-    disc_choice, norm_notes = _resolve_norm(disc_choice, loss_obj, loss_choice.name)
-    notes += norm_notes
-    if compile and getattr(loss_obj, "needs_double_backward", False):
-        notes.append(f"--compile: the discriminator stays uncompiled: loss {loss_choice.name!r} "
-                     f"needs double backward, which torch.compile does not support")
-    elif compile and run["r1"]:
-        notes.append("--compile: the discriminator stays uncompiled: the R1 penalty needs "
-                     "double backward, which torch.compile does not support")
-    recommended = getattr(loss_obj, "optimizer", None)
-    n_critic = int(getattr(loss_obj, "n_critic", 1))
-    optimizer = optimizer_config(recommended, loss_choice.name, lr, lr_g, lr_d,
-                                 name=optimizer, betas=betas)
-    _check_ada(ada_target, ada_ramp_images, augment_names)
-    metric_choices = _metrics(registry, metrics, overrides)
-    _refuse_stray_groups(overrides, {c.name for c in metric_choices} | set(metrics),
-                         set(augment_names) | set(augment_options))
-    return RunConfig(gen=gen_choice, disc=disc_choice, loss=loss_choice, data=data_choice,
-                     resolution=int(resolution), channels=channels, batch_size=batch_size,
-                     epochs=int(epochs), max_steps=max_steps, n_critic=n_critic,
-                     optimizer=optimizer, device=device, precision=precision, seed=seed,
-                     out=out, log_every=log_every, checkpoint_every=checkpoint_every,
-                     sample_every=sample_every,
-                     plugin_versions=dict(plugin_versions or {}), notes=tuple(notes),
-                     metrics=metric_choices, eval_every=eval_every, eval_images=eval_images,
-                     eval_real=eval_real, sync_bn=bool(sync_bn), compile=bool(compile),
-                     augment=augment_names, augment_options=augment_options,
-                     mirror=bool(run["mirror"]), ema=bool(run["ema"]),
-                     ema_decay=_checked_decay(0.999 if run["ema_decay"] is None
-                                              else run["ema_decay"]),
-                     r1=float(run["r1"] or 0.0), r1_every=int(r1_every),
-                     ada_target=float(ada_target or 0.0), ada_ramp_images=int(ada_ramp_images))
-
-
-def _check_ada(target: float | None, ramp_images: int, augment_names: tuple[str, ...]) -> None:
-    """ADA needs augmentations to adjust and a target inside (0, 1)."""
-    if not target:
-        return
-    if not 0 < target < 1:
-        raise ConfigError(f"--ada-target is the wanted E[sign(D(real))], between 0 and 1 "
-                          f"(0.6 is usual); got {target}", "--ada-target")
-    if ramp_images < 1:
-        raise ConfigError(f"--ada-ramp must be at least 1 image; got {ramp_images}", "--ada-ramp")
-    if not augment_names:
-        raise ConfigError("--ada-target adjusts how often the --augment augmentations apply, "
-                          "but none is on; add --augment color,translation,cutout",
-                          "--ada-target")
-
-
-def _loss(registry: Registry, name: str, loss_object: Any,
-          values: dict[str, Any]) -> tuple[Choice, Any]:
-    """The loss choice and the loss itself: built from its name, or ``loss_object``."""
-    if loss_object is not None:
-        return Choice(name), loss_object
-    choice, entry, opts = _component(registry, "loss", name, values, "--loss")
-    return choice, entry.load_factory()(opts)
-
-
-def _metrics(registry: Registry, names, overrides: dict[str, dict[str, Any]]) -> tuple[Choice, ...]:
-    """The ``--metric`` choices with their options (``-o NAME.KEY=VALUE``), in order."""
-    choices = []
-    for name in dict.fromkeys(names):
-        entry = registry.get("metric", name)
-        values = {**overrides.get(name, {}), **overrides.get(entry.name, {})}
-        choices.append(_component(registry, "metric", entry.name, values, "--metric")[0])
-    if len({c.name for c in choices}) != len(choices):
-        raise ConfigError("the same metric was chosen twice (an alias and its name)",
-                          "--metric")
-    return tuple(choices)
-
-
-
-def _count_images(registry: Registry, data: str | None,
-                  overrides: dict[str, dict[str, Any]]) -> int | None:
-    """How many images ``--data`` holds, if its source can say cheaply (else None).
-
-    A data source class may define ``count_images(argument, options) -> int | None``;
-    the folder source counts image files, the demo source (rendered on demand) does not.
-    """
-    if data is None:
-        return None
-    name, argument = parse_data_spec(data, registry)
-    try:
-        entry = registry.get("data", name)
-        opts = build_options(entry.options, overrides.get("data", {}), owner=f"--data {name}")
-    except (KeyError, OptionError):
-        return None  # reported with the right flag below
-    cls = entry.load_factory()
-    counter = getattr(getattr(cls, "__self__", cls), "count_images", None)
-    return None if counter is None else counter(argument, opts)
-
-
-def _refuse_stray_groups(overrides: dict[str, dict[str, Any]], metrics: set[str],
-                         augmentations: set[str]) -> None:
-    """``-o NAME.KEY=V`` must name a core group, a chosen metric or a chosen augmentation."""
-    stray = sorted(g for g, v in overrides.items() if v and g not in GROUPS
-                   and g not in metrics and g not in augmentations)
-    if stray:
-        raise ConfigError(f"-o {stray[0]}.*: {stray[0]!r} is not a chosen metric or "
-                          f"augmentation; add --metric {stray[0]} or --augment {stray[0]}, or "
-                          f"use the groups {', '.join(GROUPS)}", "-o")
-
-
-def _augmentations(registry: Registry, augment: str | tuple[str, ...] | list[str] | None,
-                   overrides: dict[str, dict[str, Any]]
-                   ) -> tuple[tuple[str, ...], dict[str, dict[str, Any]]]:
-    """Canonical augmentation names and each one's options (``-o translation.ratio=0.25``);
-    unknown names raise with the registry's hints."""
-    if augment is None:
-        return (), {}
-    names = augment.split(",") if isinstance(augment, str) else list(augment)
-    names = list(dict.fromkeys(n.strip() for n in names
-                               if n.strip() and n.strip().lower() != "none"))
-    canonical, options = [], {}
-    for name in names:
-        entry = registry.get("augmentation", name)
-        values = {**overrides.get(name, {}), **overrides.get(entry.name, {})}
-        choice = _component(registry, "augmentation", entry.name, values, "--augment")[0]
-        canonical.append(entry.name)
-        options[entry.name] = choice.options
-    return tuple(canonical), options
-
-
-def _checked_decay(decay: float) -> float:
-    if not 0.0 <= decay < 1.0:
-        raise ConfigError(f"--ema-decay must be in [0, 1), got {decay}", "--ema-decay")
-    return float(decay)
-
-
-def _has_option(registry: Registry, group: str, name: str, option_name: str) -> bool:
-    kind = {"gen": "generator", "disc": "discriminator", "loss": "loss", "data": "data"}[group]
-    fields = dataclasses.fields(registry.get(kind, name).options)
-    return any(f.name == option_name for f in fields)
-
-
-def _resolve_norm(disc: Choice, loss: Any, loss_name: str) -> tuple[Choice, list[str]]:
-    """Pick the discriminator's ``norm`` option where it is ``auto``, honouring the loss."""
-    norm = disc.options.get("norm")
-    if norm is None:
-        return disc, []
-    forbids = bool(getattr(loss, "forbids_batchnorm", False))
-    if forbids and norm == "batch":
-        raise ConfigError(
-            f"--loss {loss_name} needs a discriminator without BatchNorm (its per-sample "
-            f"penalty is wrong when samples in a batch interact); use -o disc.norm=layer "
-            f"(or instance / none), or leave disc.norm at auto", "-o")
-    if norm != "auto":
-        return disc, []
-    chosen = "layer" if forbids else "batch"
-    notes = [f"disc.norm=layer: loss {loss_name!r} forbids BatchNorm in the discriminator"] \
-        if forbids else []
-    return dataclasses.replace(disc, options={**disc.options, "norm": chosen}), notes
-
-
-def optimizer_config(recommended: Any, loss_name: str, lr: float | None, lr_g: float | None,
-                     lr_d: float | None, name: str | None = None,
-                     betas: tuple[float, float] | None = None) -> OptimizerConfig:
-    """The loss's recommended optimiser with what the user set on top (``--optimizer``,
-    ``--betas``, ``--lr``/``--lr-g``/``--lr-d``); ``source`` says which is which."""
-    recommended_name = getattr(recommended, "name", "adam")
-    name = (name or recommended_name).lower()
-    if name not in ("adam", "rmsprop"):
-        raise ConfigError(f"unknown optimiser {name!r}; choose adam or rmsprop", "--optimizer")
-    given = {"optimiser": name if name != recommended_name else None, "betas": betas,
-             "learning rate": lr, "lr_g": lr_g, "lr_d": lr_d}
-    chosen = [label for label, value in given.items() if value is not None]
-    if name == "rmsprop" and betas is not None:
-        raise ConfigError("these are Adam's; the optimiser is RMSprop: add --optimizer adam "
-                          "to use them", "--betas")
-    if name == "adam" and betas is None:
-        betas = getattr(recommended, "betas", (0.5, 0.999)) if recommended_name == "adam" \
-            else (0.5, 0.999)
-    base_lr = getattr(recommended, "lr", 2e-4) if lr is None else lr
-    source = f"recommended by loss {loss_name!r}"
-    if chosen:
-        source += f"; {', '.join(chosen)} set by the user"
-    return OptimizerConfig(name=name, lr_g=base_lr if lr_g is None else lr_g,
-                           lr_d=base_lr if lr_d is None else lr_d,
-                           betas=tuple(betas) if name == "adam" else (),
-                           weight_decay=getattr(recommended, "weight_decay", 0.0),
-                           source=source)

@@ -21,6 +21,10 @@ class ConfigError(ArtganError, ValueError):
         self.param = param
 
 
+class CheckpointError(ArtganError, ValueError):
+    """A checkpoint file is missing, unreadable or not an artgan checkpoint."""
+
+
 class MetricError(ArtganError, ValueError):
     """A metric cannot be computed (too few images, wrong shapes, bad reference set)."""
 

@@ -1,51 +1,77 @@
 """Recipes: named bundles of defaults that fit a situation, applied only where the user
 chose nothing, and always recorded in the resolved config's notes.
 
+A recipe maps setting names (``resolution``, ``ema``) and component options
+(``gen.ngf``, applied only when the chosen component has that option) to values; a
+``step_budget`` makes the resolver pick enough epochs for that many steps when the user
+gives no ``--epochs``.
+
 ``quickstart`` is what ``artgan run`` uses when no ``--data`` is given: the demo art at
 32 px with half-width networks, sized to finish in a few minutes on a laptop CPU.
 
 ``small-data`` is what ``--recipe auto`` picks when the data source counts fewer than
-:data:`SMALL_DATA_LIMIT` images (a folder: its image files; the demo source renders any
-number on demand and never counts as small, so the quickstart run is unchanged). It
-fights the discriminator over-fitting a few hundred images (Karras et al. 2020, Zhao et
-al. 2020): DiffAugment color+translation+cutout on everything D sees, an EMA of the
-generator for samples (decay 0.99: CPU budgets are a few thousand steps) and R1 (gamma
-1, lazily every 16 steps), and, unless ``--epochs`` is given, enough epochs for
-:data:`SMALL_DATA_STEPS` steps. Spectral normalisation of D was tried and dropped: it made
-the benchmark worse. bench/small_data.py measures the recipe against no recipe; see
-bench/README.md.
+:data:`SMALL_DATA_LIMIT` images (a folder: its image files; a data source opts in by
+counting, see :class:`artgan.core.data.DataSource`; the demo source renders any number on
+demand and does not count, so the quickstart run is unchanged). It fights the
+discriminator over-fitting a few hundred images (Karras et al. 2020, Zhao et al. 2020):
+DiffAugment color+translation+cutout on everything D sees, an EMA of the generator for
+samples (decay 0.99: CPU budgets are a few thousand steps) and R1 (gamma 1, lazily every
+16 steps), and, unless ``--epochs`` is given, enough epochs for :data:`SMALL_DATA_STEPS`
+steps. bench/small_data.py measures the recipe against no recipe (bench/README.md).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-SMALL_DATA = "small-data"
 #: Folders with fewer images than this get the small-data recipe under ``--recipe auto``.
 SMALL_DATA_LIMIT = 2000
 #: Unless ``--epochs`` is given, the small-data recipe trains at least this many steps
 #: (the 25 default epochs of 200 images at batch 64 would be only 75 steps).
 SMALL_DATA_STEPS = 3000
 
-RECIPES: dict[str, dict[str, Any]] = {
-    "quickstart": {"data": "demo", "resolution": 32, "epochs": 60,
-                   "gen.ngf": 32, "disc.ndf": 32},
-    SMALL_DATA: {"augment": "color,translation,cutout", "ema": True, "ema_decay": 0.99,
-                 "r1": 1.0},
-    "none": {},
-}
+
+@dataclass(frozen=True)
+class Recipe:
+    """Defaults for a situation; see the module docstring."""
+
+    name: str
+    values: dict[str, Any] = field(default_factory=dict)
+    step_budget: int = 0  # with a counted data set and no --epochs: epochs for this many steps
+    why: str = ""  # shown in the notes
+
+    def settings(self) -> dict[str, Any]:
+        """The run settings it sets (``resolution``), not component options."""
+        return {k: v for k, v in self.values.items() if "." not in k}
+
+    def options(self) -> dict[str, dict[str, Any]]:
+        """Component options it sets, by group: ``{"gen": {"ngf": 32}}``."""
+        out: dict[str, dict[str, Any]] = {}
+        for key, value in self.values.items():
+            group, dot, name = key.partition(".")
+            if dot:
+                out.setdefault(group, {})[name] = value
+        return out
 
 
-def pick_recipe(name: str, data: str | None, count: int | None = None) -> str:
+RECIPES: dict[str, Recipe] = {r.name: r for r in (
+    Recipe("quickstart", {"data": "demo", "resolution": 32, "epochs": 60,
+                          "gen.ngf": 32, "disc.ndf": 32}, why="no --data given"),
+    Recipe("small-data", {"augment": "color,translation,cutout", "ema": True,
+                          "ema_decay": 0.99, "r1": 1.0}, step_budget=SMALL_DATA_STEPS,
+           why=f"fewer than {SMALL_DATA_LIMIT} images"),
+    Recipe("none"),
+)}
+
+
+def pick_recipe(name: str, data_given: bool, count: int | None = None) -> Recipe:
     """``auto`` means quickstart when no data source was named, small-data when the data
-    source counted fewer than :data:`SMALL_DATA_LIMIT` images, else none."""
+    source counted fewer than :data:`SMALL_DATA_LIMIT` images, else none. Unknown names
+    raise ``KeyError`` (the CLI restricts the choice)."""
     if name == "auto":
-        if data is None:
-            return "quickstart"
-        return SMALL_DATA if count is not None and count < SMALL_DATA_LIMIT else "none"
-    if name not in RECIPES:
-        from .config import ConfigError
-
-        raise ConfigError(f"unknown recipe {name!r}; recipes: auto, {', '.join(RECIPES)}",
-                          "--recipe")
-    return name
+        if not data_given:
+            return RECIPES["quickstart"]
+        small = count is not None and count < SMALL_DATA_LIMIT
+        return RECIPES["small-data" if small else "none"]
+    return RECIPES[name]

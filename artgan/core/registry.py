@@ -46,11 +46,14 @@ class RegistrationError(ArtganError, ValueError):
 
 
 class UnknownComponentError(ArtganError, KeyError):
-    """No component of that kind has that name. The message lists close matches."""
+    """No component of that kind has that name. The message lists close matches.
 
-    def __init__(self, message: str):
+    ``param`` names the flag it came from (``--gen``), when known."""
+
+    def __init__(self, message: str, param: str | None = None):
         super().__init__(message)
         self.message = message
+        self.param = param
 
     def __str__(self) -> str:
         return self.message
@@ -101,6 +104,17 @@ class Entry:
     def source(self) -> str:
         """Short provider for tables: "package version", or the built-in module name."""
         return f"{self.package or self.plugin} {self.version}".strip()
+
+    def component_class(self) -> type | None:
+        """The class the factory builds, where that is known without building: the factory
+        itself when it is a class, or the class of a classmethod factory (``from_spec``).
+        Its class attributes (``default_resolution``, ``resolutions``, ``count_images``)
+        are what artgan reads before building anything; None for a plain function."""
+        factory = self.load_factory()
+        if isinstance(factory, type):
+            return factory
+        owner = getattr(factory, "__self__", None)
+        return owner if isinstance(owner, type) else None
 
     def load_factory(self) -> Callable[..., Any]:
         if callable(self.factory):

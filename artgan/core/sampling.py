@@ -23,12 +23,19 @@ def load_generator(path, registry: Registry, *, device: str = "auto",
     ckpt = load_checkpoint(path)
     config = RunConfig.from_dict(ckpt["config"])
     num_classes = int(ckpt.get("num_classes", 0))
-    G = registry.build("generator", config.gen.name, config.gen.options,
-                       resolution=config.resolution, channels=config.channels,
-                       num_classes=num_classes)
+    gen = config.components.gen
+    G = registry.build("generator", gen.name, gen.options, resolution=config.image.resolution,
+                       channels=config.image.channels, num_classes=num_classes,
+                       **_condition(ckpt, config))
     G.load_state_dict(ckpt["generator_ema"] if ema and "generator_ema" in ckpt
                       else ckpt["generator"])
     return G.to(resolve_device(device)).eval(), config, list(ckpt.get("class_names", []))
+
+
+def _condition(ckpt: dict, config: RunConfig) -> dict[str, int]:
+    """The input-image channels of an image-to-image generator, from its checkpoint."""
+    channels = int(ckpt.get("condition_channels", 0))
+    return {"condition_channels": channels} if channels else {}
 
 
 class ClassError(ArtganError, ValueError):

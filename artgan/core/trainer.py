@@ -1,8 +1,11 @@
-"""The training loop: phases, optimisers, mixed precision, samples, checkpoints, stats.
+"""The training loop: phases, optimisers, mixed precision, samples, checkpoints.
 
-A step is one batch of real images: one discriminator update, a generator update every
-``n_critic`` steps, and the loss's regulariser every ``regularize_every`` steps. The
-trainer never prints; it reports through :class:`TrainerCallbacks` and ``stats.jsonl``.
+A step is one batch of real images. It runs every :class:`~artgan.core.loss.Phase` that
+is due: the loss's (the discriminator every step, the generator every ``n_critic``
+steps, its regulariser), then the regularisers' (R1, R2). The fakes are generated once
+per step, with gradients when a generator phase follows, and shared by the phases. The
+trainer never prints; it reports through :class:`TrainerCallbacks`, ``stats.jsonl``
+(:mod:`artgan.core.stats`) and the run folder (:mod:`artgan.core.run_folder`).
 
 Under ``torchrun`` every rank runs this same loop on its shard of each global batch
 (see :mod:`artgan.core.distributed`); only rank 0 calls the callbacks and writes files.
@@ -11,46 +14,41 @@ Under ``torchrun`` every rank runs this same loop on its shard of each global ba
 from __future__ import annotations
 
 import contextlib
-import json
-import math
-import signal
-import threading
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from .augment import AdaptiveStrength, AugmentedDiscriminator, random_mirror
-from .checkpoint import FORMAT_VERSION, save_atomic
+from .augment import AdaptiveStrength, random_mirror
 from .collapse import CollapseWatch, diversity_ratio
 from .config import RunConfig
 from .data import DataSource
 from .device import Precision
 from .distributed import Distributed
 from .ema import GeneratorEMA
-from .errors import ArtganError
-from .evaluation import PeriodicEvaluation
-from .images import save_grid
-from .sampling import cycled_labels
-from .loss import Loss
+from .loss import DISCRIMINATOR, GENERATOR, Loss, Phase, PhaseInputs
 from .networks import Discriminator, Generator
-from .regularizers import R1
+from .optim import build_optimizer, lr_factor, set_learning_rate
+from .run_folder import RunFolder
+from .sampling import cycled_labels
+from .signals import StopSignals
+from .state import TrainerState
+from .stats import StatsRecorder, TrainingDiverged  # noqa: F401 (TrainingDiverged: public)
+from .view import DiscriminatorView
 
-N_FIXED_SAMPLES = 64
+N_FIXED_SAMPLES = 64  # the sample grid and the collapse watch (8 x 8)
+N_FIXED_CONDITIONS = 8  # image-to-image models: columns of the sample grid
 
 
 class TrainingInterrupted(Exception):
     """Training stopped on SIGINT/SIGTERM after saving a checkpoint."""
 
     def __init__(self, signum: int, step: int, checkpoint: Path):
+        import signal
+
         super().__init__(f"interrupted by {signal.Signals(signum).name} at step {step}; "
                          f"checkpoint saved to {checkpoint}")
         self.signum, self.step, self.checkpoint = signum, step, checkpoint
-
-
-class TrainingDiverged(ArtganError, RuntimeError):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 class TrainerCallbacks:
@@ -69,90 +67,87 @@ class TrainerCallbacks:
         return None
 
 
-def build_optimizer(params, name: str, lr: float, betas: tuple[float, float],
-                    weight_decay: float) -> torch.optim.Optimizer:
-    """Adam (the fused single-kernel implementation where the device has one) or RMSprop
-    (multi-tensor). With channels-last networks fused Adam measured 9% faster per DCGAN
-    step than foreach on a 2-core CPU, and never slower (bench/README.md)."""
-    params = list(params)
-    if name == "adam":
-        try:
-            return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay,
-                                    fused=True)
-        except RuntimeError:  # no fused kernel for this device
-            return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay,
-                                    foreach=True)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay, foreach=True)
-    raise ValueError(f"unknown optimiser {name!r}; expected adam or rmsprop")
-
-
-class Trainer:
-    """Trains ``G`` and ``D`` with ``loss`` on ``data``, writing into ``run_dir``.
+class Trainer(TrainerState):
+    """Trains ``G`` and ``D`` with ``loss`` on ``data``, writing into ``folder``.
 
     ``augment`` (a module, see :mod:`artgan.core.augment`) is applied to every image D
-    sees; ``config.ema`` keeps an EMA generator (``self.ema``) used for samples and
-    metrics, and ``config.r1`` adds a lazy R1 penalty. ``evaluation`` scores the
-    generator every ``evaluation.every`` steps (see :mod:`artgan.core.evaluation`).
+    sees; ``regularizers`` (objects with a ``phase()``, such as R1) add phases;
+    ``config.regularisation.ema`` keeps an EMA generator (``self.ema``) for samples and
+    metrics; ``evaluation`` scores the generator every ``evaluation.every`` steps.
     """
 
     def __init__(self, G: Generator, D: Discriminator, loss: Loss, data: DataSource,
-                 config: RunConfig, *, run_dir: str | Path, device: torch.device,
+                 config: RunConfig, *, folder: RunFolder, device: torch.device,
                  precision: Precision, callbacks: TrainerCallbacks | None = None,
-                 evaluation: PeriodicEvaluation | None = None,
-                 dist: Distributed | None = None, augment: torch.nn.Module | None = None):
+                 evaluation=None, dist: Distributed | None = None,
+                 augment: torch.nn.Module | None = None, regularizers=()):
         self.G, self.D, self.loss, self.data, self.config = G.to(device), D.to(device), loss, \
             data, config
-        self.run_dir, self.device, self.precision = Path(run_dir), device, precision
+        self.device, self.precision = device, precision
         self.dist = dist or Distributed(device=device)
-        self.dist.check_batch_size(config.batch_size)
+        self.dist.check_batch_size(config.schedule.batch_size)
+        self.folder = folder if self.dist.is_main else RunFolder(folder.root, writer=False)
         # only rank 0 reports and evaluates; the other ranks get the do-nothing callbacks
         self.callbacks = (callbacks if self.dist.is_main else None) or TrainerCallbacks()
         self.evaluation = evaluation if self.dist.is_main else None
         self._evaluated_step = -1
-        opt = config.optimizer
-        self.opt_g = build_optimizer(G.parameters(), opt.name, opt.lr_g, opt.betas, opt.weight_decay)
-        self.opt_d = build_optimizer(D.parameters(), opt.name, opt.lr_d, opt.betas, opt.weight_decay)
-        self.scaler_g, self.scaler_d = precision.grad_scaler(), precision.grad_scaler()
-        # what the loss calls D: D(augment(x), y) when augmenting, else D itself
-        self.D_view = self.D if augment is None else \
-            AugmentedDiscriminator(self.D, augment.to(device))
-        self.ada = self._adaptive_strength(augment)
-        self.ema = GeneratorEMA(self.G, config.ema_decay) if config.ema else None
-        self.r1 = R1(config.r1, config.r1_every) if config.r1 > 0 else None
+        opt = config.optimisation
+        self.optimizers = {
+            GENERATOR: build_optimizer(G.parameters(), opt.optimizer, opt.lr_g, opt.betas,
+                                       opt.weight_decay),
+            DISCRIMINATOR: build_optimizer(D.parameters(), opt.optimizer, opt.lr_d, opt.betas,
+                                           opt.weight_decay)}
+        self.scalers = {GENERATOR: precision.grad_scaler(), DISCRIMINATOR: precision.grad_scaler()}
+        self.view = DiscriminatorView(self.D, None if augment is None else augment.to(device))
+        reg = config.regularisation
+        self.ada = AdaptiveStrength(augment, reg.ada_target, reg.ada_ramp_images) \
+            if reg.ada_target else None
+        if self.ada is not None:
+            self.view.observers.append(self.ada.observe)
+        self.ema = GeneratorEMA(self.G, reg.ema_decay) if reg.ema else None
+        self.phases = self._phases(regularizers)
+        self.collapse_watch = CollapseWatch()
         self._real_reference: torch.Tensor | None = None
         self._watch_images: torch.Tensor | None = None
-        self.collapse_watch = CollapseWatch()
-        self._last_rate = 0.0
         self.step = 0
-        self.steps_per_epoch = data.batches_per_epoch(config.batch_size)
-        self.total_steps = config.epochs * self.steps_per_epoch
-        if config.max_steps is not None:
-            self.total_steps = min(self.total_steps, config.max_steps)
-        self.fixed_z, self.fixed_y = self._fixed_noise()
-        self._sums: dict[str, torch.Tensor] = {}
-        self._counts: dict[str, int] = {}
-        self._signal_received: int | None = None  # set by the handler, on this rank
+        schedule = config.schedule
+        self.steps_per_epoch = data.batches_per_epoch(schedule.batch_size)
+        self.total_steps = schedule.epochs * self.steps_per_epoch
+        if schedule.max_steps is not None:
+            self.total_steps = min(self.total_steps, schedule.max_steps)
+        self.fixed_z, self.fixed_y, self.fixed_condition = self._fixed_inputs()
+        self.stats = StatsRecorder(mean=self.dist.mean, write=self.folder.append_stats,
+                                   notify=self.callbacks.on_log)
+        self.signals = StopSignals(grace=2.0 if self.dist.enabled else 0.0)
         self._stop_signal: int | None = None  # agreed by all ranks after each step
-        self._last_log = (time.perf_counter(), 0)
 
     # -- set-up -------------------------------------------------------------------------
-    def _adaptive_strength(self, augment: torch.nn.Module | None) -> AdaptiveStrength | None:
-        """ADA (``config.ada_target``): the augmentation probability follows D's overfitting."""
-        if not self.config.ada_target:
-            return None
-        if augment is None:
-            raise ValueError("ada_target adjusts the augmentation strength, but there is no "
-                             "augmentation: add --augment (e.g. color,translation,cutout)")
-        ada = AdaptiveStrength(augment, self.config.ada_target, self.config.ada_ramp_images)
-        self.D_view.observer = ada.observe
-        return ada
+    def _phases(self, regularizers) -> list[Phase]:
+        """The loss's phases, with the trainer's after-update work on the main ones, then
+        the regularisers' phases."""
+        phases = []
+        for phase in self.loss.phases():
+            after = list(phase.after)
+            if phase.main and phase.network == DISCRIMINATOR and self.ada is not None:
+                after.append(self._adjust_ada)
+            if phase.main and phase.network == GENERATOR and self.ema is not None:
+                after.append(self._update_ema)
+            phases.append(Phase(phase.name, phase.network, phase.objective, phase.every,
+                                phase.at, tuple(after), phase.main))
+        return phases + [r.phase() for r in regularizers]
 
-    def _fixed_noise(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        gen = torch.Generator().manual_seed(self.config.seed + 12345)
-        z = torch.randn(N_FIXED_SAMPLES, self.G.z_dim, generator=gen)
-        y = cycled_labels(self.G, N_FIXED_SAMPLES)
-        return z.to(self.device), None if y is None else y.to(self.device)
+    def _fixed_inputs(self):
+        """The sample grid's latents, labels and (image-to-image models) input images."""
+        condition = None
+        count = N_FIXED_SAMPLES
+        if self.G.image_conditioned:
+            count = min(N_FIXED_CONDITIONS, len(self.data))
+            self.data.set_epoch(0)
+            condition = self.data.load(torch.arange(count)).condition.to(self.device)
+        gen = torch.Generator().manual_seed(self.config.runtime.seed + 12345)
+        z = torch.randn(count, self.G.z_dim, generator=gen)
+        y = cycled_labels(self.G, count)
+        return z.to(self.device), None if y is None else y.to(self.device), condition
 
     @property
     def epoch(self) -> int:
@@ -163,112 +158,108 @@ class Trainer:
         """Train until ``epochs`` or ``max_steps``; resumable; saves on SIGINT/SIGTERM."""
         self.callbacks.on_start(self)
         self.dist.broadcast_modules(self.G, self.D)  # every rank starts from rank 0's weights
-        restore = self._install_signal_handlers()
-        try:
+        with self.signals:
             while self.step < self.total_steps and self._stop_signal is None:
                 self._run_epoch()
-        finally:
-            restore()
-        if self._sums:
+        if self.stats.pending:
             self._log()  # the steps since the last log line
         if self._stop_signal is not None:
             path = self.save_checkpoint()
             raise TrainingInterrupted(self._stop_signal, self.step, path)
         if self.evaluation is not None and self._evaluated_step != self.step:
             self.evaluate()  # the final score
-        self._write_grid(self.run_dir / "samples" / "final.png")
+        self._write_grid(self.folder.final_grid)
         self.save_checkpoint()
 
     def _run_epoch(self) -> None:
         epoch, start = divmod(self.step, self.steps_per_epoch)
-        for indices in self.data.epoch_batches(self.config.batch_size, epoch, self.config.seed,
+        self.data.set_epoch(epoch)
+        batch = self.config.schedule.batch_size
+        for indices in self.data.epoch_batches(batch, epoch, self.config.runtime.seed,
                                                start=start):
             self.train_step(indices)
             self.step += 1
-            self._stop_signal = self.dist.agree_stop(self._signal_received)
-            if self._epoch_report_due():
-                self._watch()  # before the log line, so it lands in this step's record
-            if self.step % self.config.log_every == 0:
-                self._log()
-            if self.evaluation is not None and self.step % self.evaluation.every == 0:
-                self.evaluate()
-            if self.step % self.config.checkpoint_every == 0:
-                self.save_checkpoint()
+            self._stop_signal = self.dist.agree_stop(self.signals.received)
+            self._after_step()
             if self.step >= self.total_steps or self._stop_signal is not None:
                 break
         if self._epoch_report_due():
             self._end_epoch(epoch)
 
+    def _after_step(self) -> None:
+        """The periodic work after a step: collapse watch, stats, evaluation, checkpoint."""
+        schedule = self.config.schedule
+        if self._epoch_report_due():
+            self._watch()  # before the log line, so it lands in this step's record
+        if self.step % schedule.log_every == 0:
+            self._log()
+        if self.evaluation is not None and self.step % self.evaluation.every == 0:
+            self.evaluate()
+        if self.step % schedule.checkpoint_every == 0:
+            self.save_checkpoint()
+
     def train_step(self, indices: torch.Tensor) -> None:
-        """One global batch: D update, G update every n_critic steps, regulariser if due.
+        """One global batch: every phase that is due at this step.
 
-        When a G update follows, the fakes are generated once with gradients and shared
-        by both phases (as in the PyTorch DCGAN example), saving a generator forward.
-        Under torchrun this rank trains on its shard of ``indices``.
+        Under torchrun this rank trains on its shard of ``indices``; the latents are drawn
+        for the whole global batch from the shared stream, then sharded.
         """
-        real, y = self.data.load_batch(self.dist.shard(indices))
-        real = real.to(self.device, non_blocking=True)
-        y = y.to(self.device, non_blocking=True) if (y is not None and self.G.conditional) else None
-        # z for the whole global batch from the shared stream, then this rank's rows
+        batch = self.data.load(self.dist.shard(indices))
+        real = batch.images.to(self.device, non_blocking=True)
+        y = batch.labels.to(self.device, non_blocking=True) \
+            if (batch.labels is not None and self.G.conditional) else None
+        condition = None if batch.condition is None else \
+            batch.condition.to(self.device, non_blocking=True)
         z = self.dist.shard(self.G.sample_z(len(indices), device=self.device))
-        with self.dist.step_rng(self.config.seed, self.step):
-            self._phases(real, z, y)
+        self._set_learning_rates()
+        with self.dist.step_rng(self.config.runtime.seed, self.step):
+            self._run_phases(real, z, y, condition)
 
-    def _phases(self, real: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None) -> None:
-        if self.config.mirror:
+    def _run_phases(self, real, z, y, condition) -> None:
+        if self.config.regularisation.mirror:
             real = random_mirror(real)
-        g_due = (self.step + 1) % self.config.n_critic == 0
-        with torch.set_grad_enabled(g_due), self.precision.autocast():
-            fake = self.G(z, y)
-        self._d_step(real, fake.detach(), y)
-        if g_due:
-            self._g_step(real, fake, y)
-        every = getattr(self.loss, "regularize_every", 0)
-        if every and self.step % every == 0:
-            self._reg_step(real, y)
-        if self.r1 is not None and self.r1.due(self.step):
-            self._r1_step(real, y)
+        due = [phase for phase in self.phases if phase.due(self.step)]
+        with_grad = any(phase.network == GENERATOR for phase in due)
+        g_condition = condition if self.G.image_conditioned else None
+        with torch.set_grad_enabled(with_grad), self.precision.autocast():
+            fake = self.G(z, y, g_condition)
+        self.view.condition = condition if self.D.image_conditioned else None
+        inputs = PhaseInputs(G=self.G, D=self.view, D_module=self.D, real=real, fake=fake,
+                             y=y, condition=condition, step=self.step)
+        for phase in due:
+            self._run_phase(phase, inputs)
 
-    def _d_step(self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None) -> None:
-        # with ADA, D's scores on this real batch measure its overfitting
-        watch = self.D_view.watching(real) if self.ada is not None else contextlib.nullcontext()
-        with watch, self.precision.autocast():
-            out = self.loss.discriminator_loss(self.G, self.D_view, real, fake, y)
-        self._update(self.opt_d, self.scaler_d, out["loss"])
-        self.loss.after_discriminator_step(self.D)
-        self._record("d", out)
-        if self.ada is not None:
-            adjusted = self.ada.step(self.config.batch_size, self.dist.mean)
-            if adjusted is not None:
-                self._record("ada", adjusted)
-
-    def _g_step(self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None) -> None:
-        self.D.requires_grad_(False)  # no weight gradients for D in the G step
+    def _run_phase(self, phase: Phase, inputs: PhaseInputs) -> None:
+        """Minimise the phase's objective for its network (the other one frozen)."""
+        other = self.D if phase.network == GENERATOR else self.G
+        other.requires_grad_(False)  # no weight gradients for the network not updated
+        extra = None
         try:
-            with self.precision.autocast():
-                out = self.loss.generator_loss(self.G, self.D_view, real, fake, y)
-            self._update(self.opt_g, self.scaler_g, out["loss"])
+            tap = self.view.tap(inputs.real) if phase.main and phase.network == DISCRIMINATOR \
+                else contextlib.nullcontext()
+            with tap, self.precision.autocast():
+                out = phase.objective(inputs)
+                extra = self.view.extra if phase.main and phase.network == DISCRIMINATOR \
+                    else None
+            if not out:  # nothing to do this time
+                return
+            loss = out["loss"]
+            if extra and "loss" in extra:
+                loss = loss + extra["loss"]
+            self._update(phase.network, loss)
         finally:
-            self.D.requires_grad_(True)
-        if self.ema is not None:
-            self.ema.update(self.G, self.step)
-        self._record("g", out)
+            other.requires_grad_(True)
+        for after in phase.after:
+            stats = after(inputs)
+            if stats:
+                self.stats.record(phase.name, stats)
+        self.stats.record(phase.name, out)
+        if extra:
+            self.stats.record(phase.name, {("aux_loss" if k == "loss" else k): v
+                                           for k, v in extra.items()})
 
-    def _reg_step(self, real: torch.Tensor, y: torch.Tensor | None) -> None:
-        with self.precision.autocast():
-            out = self.loss.regularizer_loss(self.G, self.D_view, real, y)
-        if out:
-            self._update(self.opt_d, self.scaler_d, out["loss"])
-            self._record("reg", out)
-
-    def _r1_step(self, real: torch.Tensor, y: torch.Tensor | None) -> None:
-        with self.precision.autocast():
-            out = self.r1(self.D_view, real, y)
-        self._update(self.opt_d, self.scaler_d, out["loss"])
-        self._record("r1", out)
-
-    def _update(self, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-                loss: torch.Tensor) -> None:
+    def _update(self, network: str, loss: torch.Tensor) -> None:
+        opt, scaler = self.optimizers[network], self.scalers[network]
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         # several processes: average the gradients over the ranks before stepping
@@ -277,41 +268,28 @@ class Trainer:
         scaler.step(opt)
         scaler.update()
 
-    # -- stats --------------------------------------------------------------------------
-    def _record(self, phase: str, out: dict[str, torch.Tensor]) -> None:
-        """Accumulate on the device; no host sync until the next log line."""
-        for key, value in out.items():
-            name = f"{phase}/{key}"
-            value = value.detach().float()
-            self._sums[name] = self._sums[name] + value if name in self._sums else value
-            self._counts[name] = self._counts.get(name, 0) + 1
+    def _adjust_ada(self, inputs: PhaseInputs) -> None:
+        """ADA after each main D update: p follows D's overfitting (artgan.core.augment)."""
+        adjusted = self.ada.step(self.config.schedule.batch_size, self.dist.mean)
+        if adjusted is not None:
+            self.stats.record("ada", adjusted)
 
+    def _update_ema(self, inputs: PhaseInputs) -> None:
+        self.ema.update(self.G, self.step)
+
+    def _set_learning_rates(self) -> None:
+        """Constant, or constant then linearly decaying (``--lr-decay``)."""
+        opt = self.config.optimisation
+        if opt.lr_decay is None:
+            return
+        factor = lr_factor(self.step, self.total_steps, opt.lr_decay)
+        set_learning_rate(self.optimizers[GENERATOR], opt.lr_g, factor)
+        set_learning_rate(self.optimizers[DISCRIMINATOR], opt.lr_d, factor)
+
+    # -- reporting ----------------------------------------------------------------------
     def _log(self) -> dict[str, Any]:
-        names = list(self._sums)
-        values = self.dist.mean(torch.stack([self._sums[n] for n in names])).cpu().tolist() \
-            if names else []
-        now, last_step = time.perf_counter(), self._last_log[1]
-        images = (self.step - last_step) * self.config.batch_size
-        if images:
-            self._last_rate = round(images / max(now - self._last_log[0], 1e-9), 2)
-        record: dict[str, Any] = {"step": self.step, "epoch": self.epoch,
-                                  "images_per_s": self._last_rate}
-        record.update({n: v / self._counts[n] for n, v in zip(names, values)})
-        self._sums.clear()
-        self._counts.clear()
-        self._last_log = (now, self.step)
-        bad = [n for n in names if not math.isfinite(record[n])]
-        if bad:
-            raise TrainingDiverged(
-                f"{', '.join(bad)} became {record[bad[0]]} at step {self.step}; the last "
-                f"checkpoint is kept. Try a lower --lr or --precision fp32.")
-        if self.dist.is_main:
-            with open(self.run_dir / "stats.jsonl", "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record) + "\n")
-        self.callbacks.on_log(record)
-        return record
+        return self.stats.flush(self.step, self.epoch, self.config.schedule.batch_size)
 
-    # -- metrics ------------------------------------------------------------------------
     def evaluate(self) -> dict[str, Any]:
         """Score the generator now: a line in metrics.jsonl, best.pt if it improved.
 
@@ -320,62 +298,81 @@ class Trainer:
             record = self.evaluation.run(step=self.step, epoch=self.epoch,
                                          generate=self.generate, z_dim=self.G.z_dim,
                                          num_classes=self.G.num_classes, device=self.device,
-                                         batch=self.config.batch_size,
+                                         batch=self.config.schedule.batch_size,
                                          progress=self.callbacks.eval_progress)
         except Exception:
             self._save_after_failed_evaluation()
             raise
         self._evaluated_step = self.step
-        PeriodicEvaluation.write(record, self.run_dir)
+        self.folder.append_metrics(record)
         if record["is_best"]:
-            save_atomic(self.state_dict(), self.run_dir / "checkpoints" / "best.pt")
+            self.folder.save_checkpoint(self.state_dict(), best=True)
         self.callbacks.on_eval(record)
         return record
 
     def _save_after_failed_evaluation(self) -> None:
         """Write ``last.pt`` and say so. Only rank 0 evaluates, so no barrier here (the
         other ranks are already waiting at the next step's gradient exchange)."""
-        path = save_atomic(self.state_dict(), self.run_dir / "checkpoints" / "last.pt")
+        path = self.folder.save_checkpoint(self.state_dict())
         self.callbacks.on_checkpoint(path)
         self.callbacks.on_warning(f"evaluation failed at step {self.step}; checkpoint saved "
                                   f"to {path} (continue with: artgan run --resume "
-                                  f"{self.run_dir})")
+                                  f"{self.folder.root})")
 
-    # -- samples and checkpoints ----------------------------------------------------------
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None,
+                 condition: torch.Tensor | None = None) -> torch.Tensor:
         """Generate images in eval mode (BatchNorm running statistics), with the EMA
         generator when there is one."""
+        with self._sampling() as G, self.precision.autocast():
+            return G(z, y, condition).float()
+
+    @contextlib.contextmanager
+    def _sampling(self):
         G = self.ema.module if self.ema is not None else self.G
         was_training = G.training
         G.eval()
         try:
-            with self.precision.autocast():
-                return G(z, y).float()
+            yield G
         finally:
             G.train(was_training)
 
+    @torch.no_grad()
+    def _grid_images(self) -> tuple[torch.Tensor, int]:
+        """The sample grid's images and row length: the fixed samples, or each row of an
+        image-to-image model's preview (input, output, ...)."""
+        if self.fixed_condition is None:
+            return self.generate(self.fixed_z, self.fixed_y), 8
+        with self._sampling() as G, self.precision.autocast():
+            rows = G.preview_rows(self.fixed_z, self.fixed_y, self.fixed_condition)
+        return torch.cat([row.float() for row in rows]), len(self.fixed_z)
+
     def _write_grid(self, path: Path, images: torch.Tensor | None = None) -> Path:
         if self.dist.is_main:  # generate() syncs nothing, so the other ranks need not wait
-            save_grid(self.generate(self.fixed_z, self.fixed_y) if images is None else images,
-                      path, nrow=8)
+            nrow = 8
+            if images is None:
+                images, nrow = self._grid_images()
+            self.folder.save_grid(images, path, nrow=nrow)
         return path
 
     def diversity(self, images: torch.Tensor) -> float:
         """Collapse watch: see :mod:`artgan.core.collapse` (a fixed real batch as reference)."""
         if self._real_reference is None:
-            order = self.data.epoch_indices(0, self.config.seed)[:N_FIXED_SAMPLES]
-            self._real_reference = self.data.load_batch(order)[0]
+            order = self.data.epoch_indices(0, self.config.runtime.seed)[:N_FIXED_SAMPLES]
+            self._real_reference = self.data.load(order).images
         return diversity_ratio(images.cpu(), self._real_reference)
 
     def _watch(self) -> None:
         """Collapse watch at an epoch's end: record ``watch/diversity``, warn if low.
 
         Every rank computes it (the same weights give the same value), so that all ranks
-        log the same statistics."""
+        log the same statistics. Image-to-image models are not watched (their output
+        follows the input image)."""
+        if self.fixed_condition is not None:
+            return
         images = self.generate(self.fixed_z, self.fixed_y)
         ratio = self.diversity(images)
-        self._record("watch", {"diversity": torch.tensor(ratio, device=self.device)})
+        self.stats.record("watch", {"diversity": torch.tensor(ratio, device=self.device)})
         self._watch_images = images
         warning = self.collapse_watch.check(ratio, self.epoch, self.step)
         if warning:
@@ -389,91 +386,22 @@ class Trainer:
         steps."""
         if self.step % self.steps_per_epoch:
             return False
-        every = -(-self.config.sample_every // self.steps_per_epoch)
+        every = -(-self.config.schedule.sample_every // self.steps_per_epoch)
         return (self.step == self.steps_per_epoch or self.step >= self.total_steps
                 or (self.step // self.steps_per_epoch) % every == 0)
 
     def _end_epoch(self, epoch: int) -> None:
-        if self._sums:
+        if self.stats.pending:
             self._log()
-        grid = self._write_grid(self.run_dir / "samples" / f"epoch-{epoch + 1:04d}.png",
-                                self._watch_images)
+        grid = self._write_grid(self.folder.epoch_grid(epoch + 1), self._watch_images)
         self._watch_images = None
         self.callbacks.on_epoch_end(epoch + 1, grid)
         self.save_checkpoint()
 
-    def state_dict(self) -> dict[str, Any]:
-        from artgan import __version__
-
-        rng = {"torch": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {"format": FORMAT_VERSION, "artgan_version": __version__,
-                "config": self.config.to_dict(), "step": self.step, "epoch": self.epoch,
-                "generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
-                **({"generator_ema": self.ema.state_dict()} if self.ema is not None else {}),
-                **({"ada": self.ada.state_dict()} if self.ada is not None else {}),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
-                "num_classes": self.G.num_classes, "class_names": list(self.data.class_names),
-                "rng": rng, "watch_best": self.collapse_watch.best,
-                "best_metric": self.evaluation.best if self.evaluation is not None else None}
-
-    def load_state_dict(self, ckpt: dict[str, Any]) -> None:
-        """Restore everything :meth:`state_dict` saved; training continues exactly."""
-        self.G.load_state_dict(ckpt["generator"])
-        self.D.load_state_dict(ckpt["discriminator"])
-        if self.ema is not None:  # a checkpoint from before EMA: start the average at G
-            self.ema.load_state_dict(ckpt.get("generator_ema", ckpt["generator"]))
-        if self.ada is not None and "ada" in ckpt:
-            self.ada.load_state_dict(ckpt["ada"])
-        self.opt_g.load_state_dict(ckpt["opt_g"])
-        self.opt_d.load_state_dict(ckpt["opt_d"])
-        if ckpt.get("scaler_g"):
-            self.scaler_g.load_state_dict(ckpt["scaler_g"])
-            self.scaler_d.load_state_dict(ckpt["scaler_d"])
-        self.step = int(ckpt["step"])
-        self.collapse_watch.best = float(ckpt.get("watch_best", 0.0))
-        if self.evaluation is not None and ckpt.get("best_metric"):
-            self.evaluation.best = dict(ckpt["best_metric"])
-        self._last_log = (time.perf_counter(), self.step)
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        if self.device.type == "cuda" and "cuda" in ckpt["rng"]:
-            torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.device)
-
     def save_checkpoint(self) -> Path:
         """Rank 0 writes ``checkpoints/last.pt``; the other ranks wait until it is there."""
-        path = self.run_dir / "checkpoints" / "last.pt"
+        path = self.folder.save_checkpoint(self.state_dict())
         if self.dist.is_main:
-            save_atomic(self.state_dict(), path)
             self.callbacks.on_checkpoint(path)
         self.dist.barrier()
         return path
-
-    # -- signals ------------------------------------------------------------------------
-    def _install_signal_handlers(self):
-        """First SIGINT/SIGTERM: finish the step, save, stop. A second one: stop now."""
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None
-        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-        # Under torchrun a Ctrl-C reaches each worker twice (from the terminal and
-        # forwarded by the agent): repeats within a moment are the same request.
-        grace = 2.0 if self.dist.enabled else 0.0
-        first = [0.0]
-
-        def handler(signum, frame):
-            if self._signal_received is not None:
-                if time.monotonic() - first[0] < grace:
-                    return
-                signal.signal(signum, previous[signum])
-                raise KeyboardInterrupt
-            self._signal_received, first[0] = signum, time.monotonic()
-
-        for s in previous:
-            signal.signal(s, handler)
-
-        def restore():
-            for s, h in previous.items():
-                signal.signal(s, h)
-        return restore

@@ -1,9 +1,10 @@
 """Sample-quality metrics: FID, KID, Inception Score (FID Inception-v3) and MS-SSIM diversity.
 
 The registered metrics (``fid``, ``kid``, ``is``, ``ms-ssim``) live in
-:mod:`artgan.metrics.scores` and :mod:`artgan.metrics.msssim`; the maths in
-:mod:`artgan.metrics.stats`; the network in :mod:`artgan.metrics.inception`; feature
-extraction and the reference-statistics cache in :mod:`artgan.metrics.features`.
+:mod:`artgan.metrics.scores` and :mod:`artgan.metrics.msssim`, their options in
+:mod:`artgan.metrics.options`; the maths in :mod:`artgan.metrics.stats`; the network in
+:mod:`artgan.metrics.inception`. Image sets, feature extraction, the reference-statistics
+cache and periodic evaluation are the machinery of :mod:`artgan.evaluation`.
 
 This package module does not import torch: the error types below are safe to import
 from the CLI's error handling, and other names load on first use.
@@ -27,9 +28,7 @@ _EXPORTS = {
     "frechet_distance": "stats", "gaussian_stats": "stats",
     "kernel_inception_distance": "stats", "mmd2_unbiased": "stats",
     "inception_score": "stats",
-    "ImageSet": "features", "FeatureStore": "features", "extract_features": "features",
-    "RefStatsCache": "features",
-    "FID": "scores", "KID": "scores", "InceptionScore": "scores", "evaluate": "scores",
+    "FID": "scores", "KID": "scores", "InceptionScore": "scores",
     "MSSSIM": "msssim", "ms_ssim": "msssim",
 }
 

@@ -31,8 +31,8 @@ from scipy.ndimage import gaussian_filter
 
 from artgan.core.metric import Metric
 
-from . import MetricError
-from .features import ImageSet, Progress, quantize_8bit
+from artgan.core.errors import MetricError
+from artgan.evaluation.image_sets import ImageSet, Progress, quantize_8bit
 
 WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 WINDOW, SIGMA, TRUNCATE, K1, K2 = 11, 1.5, 3.5, 0.01, 0.03
@@ -155,13 +155,9 @@ class MSSSIM(Metric):
     component_name = "ms-ssim"
 
     def __init__(self, options=None):
-        from artgan.plugins.metrics import MSSSIMOptions
+        from .options import MSSSIMOptions
 
         self.options = options or MSSSIMOptions()
-
-    @classmethod
-    def from_options(cls, options) -> "MSSSIM":
-        return cls(options)
 
     def prepare(self, device: str | torch.device = "cpu") -> None:
         """Nothing to load."""

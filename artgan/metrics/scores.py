@@ -1,4 +1,4 @@
-"""The Inception metrics ``fid``, ``kid`` and ``is``, and :func:`evaluate` for several at once.
+"""The Inception metrics ``fid``, ``kid`` and ``is``.
 
 Each metric implements :class:`artgan.core.Metric` plus a few attributes the CLI and the
 trainer use: ``key`` (the headline value in the result), ``requires_real`` and
@@ -14,7 +14,6 @@ use a small random network this way.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Callable
 
 import numpy as np
@@ -22,8 +21,9 @@ import torch
 
 from artgan.core.metric import Metric
 
-from . import MetricError
-from .features import FeatureStore, ImageSet, Progress, RefStatsCache
+from artgan.core.errors import MetricError
+from artgan.evaluation.features import FeatureStore
+from artgan.evaluation.image_sets import ImageSet, Progress
 from .inception import find_inception_weights, load_inception, verify_weights
 from .stats import (frechet_distance, inception_score, kernel_inception_distance,
                     softmax_probs)
@@ -45,10 +45,6 @@ class InceptionMetric(Metric):
             self.weights_path = find_inception_weights(self.options.inception_weights)
             verify_weights(self.weights_path)
 
-    @classmethod
-    def from_options(cls, options) -> "InceptionMetric":
-        """The registered factory: ``factory(options)``."""
-        return cls(options)
 
     @staticmethod
     def _default_options():
@@ -99,7 +95,7 @@ class FID(InceptionMetric):
 
     @staticmethod
     def _default_options():
-        from artgan.plugins.metrics import FIDOptions
+        from .options import FIDOptions
         return FIDOptions()
 
     def _score(self, store, net, fake, real):
@@ -123,7 +119,7 @@ class KID(InceptionMetric):
 
     @staticmethod
     def _default_options():
-        from artgan.plugins.metrics import KIDOptions
+        from .options import KIDOptions
         return KIDOptions()
 
     def _score(self, store, net, fake, real):
@@ -147,7 +143,7 @@ class InceptionScore(InceptionMetric):
 
     @staticmethod
     def _default_options():
-        from artgan.plugins.metrics import ISOptions
+        from .options import ISOptions
         return ISOptions()
 
     def check(self, num_images: int) -> None:
@@ -165,33 +161,3 @@ class InceptionScore(InceptionMetric):
         mean, std = inception_score(probs, splits=self.options.splits)
         return {"is": mean, "is_std": std, "is_splits": self.options.splits,
                 "num_fake": len(probs), "classes": probs.shape[1]}
-
-
-def evaluate(metrics: dict[str, Metric], fake, real=None, *,
-             device: str | torch.device = "cpu", progress: Progress | None = None,
-             cache: RefStatsCache | None | bool = True,
-             quantize: bool = True) -> dict[str, dict[str, float | int | str]]:
-    """Compute several metrics on the same images, sharing feature extraction.
-
-    Every metric's network is loaded first (``prepare``), so missing weights fail before
-    any image is generated. ``cache``: True for the default reference-statistics cache,
-    False/None for none, or a :class:`RefStatsCache`.
-    """
-    if cache is True:
-        cache = RefStatsCache()
-    for name, metric in metrics.items():
-        if getattr(metric, "requires_real", True) and real is None:
-            raise MetricError(f"metric {name} needs real images (a reference set)")
-    for metric in metrics.values():
-        if hasattr(metric, "prepare"):
-            metric.prepare(device)
-    store = FeatureStore(device, progress=progress, cache=cache or None, quantize=quantize)
-    fake = ImageSet.wrap(fake, "generated images")
-    real = None if real is None else ImageSet.wrap(real, "real images")
-    results = {}
-    for name, metric in metrics.items():
-        if "store" in inspect.signature(metric.compute).parameters:
-            results[name] = metric.compute(fake, real, device, store=store)
-        else:  # a third-party Metric with the plain interface
-            results[name] = metric.compute(fake, real, device)
-    return results

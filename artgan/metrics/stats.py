@@ -10,24 +10,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import softmax, xlogy
 
-from . import MetricError
-
-
-def _as_matrix(x, name: str) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise MetricError(f"{name}: expected a non-empty (N, D) array, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise MetricError(f"{name}: contains NaN or infinite values")
-    return x
-
-
-def gaussian_stats(features) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance (unbiased, ddof=1, as pytorch-fid) of features ``(N, D)``."""
-    x = _as_matrix(features, "features")
-    if x.shape[0] < 2:
-        raise MetricError(f"a covariance needs at least 2 images, got {x.shape[0]}")
-    return x.mean(axis=0), np.cov(x, rowvar=False).reshape(x.shape[1], x.shape[1])
+from artgan.core.errors import MetricError
+from artgan.evaluation.features import as_matrix as _as_matrix
+from artgan.evaluation.features import gaussian_stats  # noqa: F401 (part of the maths)
 
 
 def _psd_sqrt(s: np.ndarray) -> np.ndarray:

@@ -31,9 +31,9 @@ _IMPL = "artgan.plugins.diffaugment"
 
 @hookimpl
 def register_augmentations(register):
-    register("color", f"{_IMPL}:Color.from_options", options=ColorOptions,
+    register("color", f"{_IMPL}:Color", options=ColorOptions,
              description="Random brightness, saturation and contrast per image (DiffAugment).")
-    register("translation", f"{_IMPL}:Translation.from_options", options=TranslationOptions,
+    register("translation", f"{_IMPL}:Translation", options=TranslationOptions,
              description="Random shift up to 1/8 of the side, zero padding (DiffAugment).")
-    register("cutout", f"{_IMPL}:Cutout.from_options", options=CutoutOptions,
+    register("cutout", f"{_IMPL}:Cutout", options=CutoutOptions,
              description="Blank a random square of half the side (DiffAugment).")

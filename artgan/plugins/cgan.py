@@ -33,13 +33,13 @@ class DiscriminatorOptions:
 
 @hookimpl
 def register_generators(register):
-    register("cgan", "artgan.plugins.cgan_nets:CGANGenerator.from_options",
+    register("cgan", "artgan.plugins.cgan_nets:CGANGenerator",
              description="Conditional DCGAN generator: label embedding concatenated to z.",
              options=GeneratorOptions)
 
 
 @hookimpl
 def register_discriminators(register):
-    register("cgan", "artgan.plugins.cgan_nets:CGANDiscriminator.from_options",
+    register("cgan", "artgan.plugins.cgan_nets:CGANDiscriminator",
              description="Conditional DCGAN discriminator: label channel or projection.",
              options=DiscriminatorOptions)

@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from artgan.core.networks import Discriminator, Generator
-from artgan.plugins.dcgan_nets import dcgan_init, discriminator_body, generator_body
+from artgan.plugins.cgan import DiscriminatorOptions, GeneratorOptions
+from artgan.plugins.dcgan_nets import RESOLUTIONS, dcgan_init, discriminator_body, generator_body
 
 
 def require_classes(num_classes: int, who: str) -> None:
@@ -20,21 +21,19 @@ def require_classes(num_classes: int, who: str) -> None:
 class CGANGenerator(Generator):
     """[z, embed(y)] -> DCGAN generator body -> image."""
 
-    def __init__(self, *, num_classes: int, z_dim: int = 100, ngf: int = 64,
-                 embed_dim: int = 50, resolution: int = 64, channels: int = 3):
+    resolutions = RESOLUTIONS
+
+    def __init__(self, options: GeneratorOptions | None = None, *, num_classes: int,
+                 resolution: int, channels: int):
+        options = options or GeneratorOptions()
         require_classes(num_classes, "--gen cgan")
-        super().__init__(z_dim=z_dim, resolution=resolution, channels=channels,
+        super().__init__(z_dim=options.z_dim, resolution=resolution, channels=channels,
                          num_classes=num_classes)
-        self.embed = nn.Embedding(num_classes, embed_dim)
-        self.main = generator_body(z_dim + embed_dim, ngf, resolution, channels,
-                                   "cgan generator")
+        self.embed = nn.Embedding(num_classes, options.embed_dim)
+        self.main = generator_body(options.z_dim + options.embed_dim, options.ngf, resolution,
+                                   channels, "cgan generator")
         self.apply(dcgan_init)
         nn.init.normal_(self.embed.weight, 0.0, 1.0)
-
-    @classmethod
-    def from_options(cls, options, *, resolution: int, channels: int, num_classes: int = 0):
-        return cls(num_classes=num_classes, z_dim=options.z_dim, ngf=options.ngf,
-                   embed_dim=options.embed_dim, resolution=resolution, channels=channels)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = torch.cat([z, self.embed(y)], dim=1)
@@ -45,9 +44,13 @@ class CGANDiscriminator(Discriminator):
     """concat: [x, label map] -> DCGAN body -> logit.
     projection: body(x) -> phi; logit = w . phi + embed(y) . phi (Miyato & Koyama 2018)."""
 
-    def __init__(self, *, num_classes: int, ndf: int = 64, conditioning: str = "concat",
-                 norm: str = "batch", spectral_norm: bool = False, resolution: int = 64,
-                 channels: int = 3):
+    resolutions = RESOLUTIONS
+
+    def __init__(self, options: DiscriminatorOptions | None = None, *, num_classes: int,
+                 resolution: int, channels: int):
+        options = options or DiscriminatorOptions(norm="batch")
+        ndf, conditioning, norm = options.ndf, options.conditioning, options.norm
+        spectral_norm = options.spectral_norm
         require_classes(num_classes, "--disc cgan")
         super().__init__(resolution=resolution, channels=channels, num_classes=num_classes)
         self.conditioning = conditioning
@@ -67,11 +70,6 @@ class CGANDiscriminator(Discriminator):
             nn.init.normal_(self.label_proj.weight, 0.0, 0.02)
             self.label_proj = sn(self.label_proj)
 
-    @classmethod
-    def from_options(cls, options, *, resolution: int, channels: int, num_classes: int = 0):
-        return cls(num_classes=num_classes, ndf=options.ndf, conditioning=options.conditioning,
-                   norm=options.norm, spectral_norm=options.spectral_norm,
-                   resolution=resolution, channels=channels)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.conditioning == "concat":

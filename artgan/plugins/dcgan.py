@@ -30,13 +30,13 @@ class DiscriminatorOptions:
 
 @hookimpl
 def register_generators(register):
-    register("dcgan", "artgan.plugins.dcgan_nets:DCGANGenerator.from_options",
+    register("dcgan", "artgan.plugins.dcgan_nets:DCGANGenerator",
              description="DCGAN generator: transposed convs, BatchNorm + ReLU, tanh; 16-256 px.",
              options=GeneratorOptions)
 
 
 @hookimpl
 def register_discriminators(register):
-    register("dcgan", "artgan.plugins.dcgan_nets:DCGANDiscriminator.from_options",
+    register("dcgan", "artgan.plugins.dcgan_nets:DCGANDiscriminator",
              description="DCGAN discriminator: strided convs, BatchNorm + LeakyReLU(0.2).",
              options=DiscriminatorOptions)

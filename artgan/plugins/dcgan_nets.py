@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from artgan.core.networks import Discriminator, Generator
+from artgan.plugins.dcgan import DiscriminatorOptions, GeneratorOptions
 
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 256
 
@@ -57,20 +58,23 @@ def generator_body(in_dim: int, ngf: int, resolution: int, channels: int,
     return nn.Sequential(*layers)
 
 
+RESOLUTIONS = tuple(2 ** k for k in range(4, 9))  # 16 ... 256
+
+
 class DCGANGenerator(Generator):
-    """z (N, z_dim) -> 4x4 -> ... -> image (N, C, R, R) in [-1, 1] via tanh."""
+    """z (N, z_dim) -> 4x4 -> ... -> image (N, C, R, R) in [-1, 1] via tanh.
 
-    def __init__(self, *, z_dim: int = 100, ngf: int = 64, resolution: int = 64,
-                 channels: int = 3):
-        super().__init__(z_dim=z_dim, resolution=resolution, channels=channels)
-        self.main = generator_body(z_dim, ngf, resolution, channels, "dcgan generator")
+    DCGAN is unconditional: labels in the data are ignored (``num_classes`` unused)."""
+
+    resolutions = RESOLUTIONS
+
+    def __init__(self, options: GeneratorOptions | None = None, *, resolution: int,
+                 channels: int, num_classes: int = 0):
+        options = options or GeneratorOptions()
+        super().__init__(z_dim=options.z_dim, resolution=resolution, channels=channels)
+        self.main = generator_body(options.z_dim, options.ngf, resolution, channels,
+                                   "dcgan generator")
         self.apply(dcgan_init)
-
-    @classmethod
-    def from_options(cls, options, *, resolution: int, channels: int, num_classes: int = 0):
-        # DCGAN is unconditional: labels in the data are ignored.
-        return cls(z_dim=options.z_dim, ngf=options.ngf, resolution=resolution,
-                   channels=channels)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.main(z[:, :, None, None])
@@ -113,20 +117,18 @@ def discriminator_body(channels: int, ndf: int, resolution: int, norm: str,
 class DCGANDiscriminator(Discriminator):
     """image (N, C, R, R) -> ... -> 4x4 -> logit (N,). No BatchNorm on the first layer."""
 
-    def __init__(self, *, ndf: int = 64, resolution: int = 64, channels: int = 3,
-                 norm: str = "batch", spectral_norm: bool = False):
+    resolutions = RESOLUTIONS
+
+    def __init__(self, options: DiscriminatorOptions | None = None, *, resolution: int,
+                 channels: int, num_classes: int = 0):
+        options = options or DiscriminatorOptions(norm="batch")
         super().__init__(resolution=resolution, channels=channels)
-        layers, ch = discriminator_body(channels, ndf, resolution, norm, spectral_norm,
-                                        "dcgan discriminator")
+        layers, ch = discriminator_body(channels, options.ndf, resolution, options.norm,
+                                        options.spectral_norm, "dcgan discriminator")
         self.main = nn.Sequential(*layers, nn.Conv2d(ch, 1, 4, 1, 0, bias=False))
         self.apply(dcgan_init)
-        if spectral_norm:
+        if options.spectral_norm:
             self.main[-1] = nn.utils.parametrizations.spectral_norm(self.main[-1])
-
-    @classmethod
-    def from_options(cls, options, *, resolution: int, channels: int, num_classes: int = 0):
-        return cls(ndf=options.ndf, resolution=resolution, channels=channels,
-                   norm=options.norm, spectral_norm=options.spectral_norm)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.main(x).flatten()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from artgan.core.augment import Augmentation
+from artgan.plugins.augment import ColorOptions, CutoutOptions, TranslationOptions
 
 
 def _uniform(x: torch.Tensor, *shape: int) -> torch.Tensor:
@@ -26,13 +27,9 @@ class Color(Augmentation):
     s = 1 gives DiffAugment's ranges.
     """
 
-    def __init__(self, strength: float = 1.0):
+    def __init__(self, options: ColorOptions | None = None):
         super().__init__()
-        self.strength = float(strength)
-
-    @classmethod
-    def from_options(cls, options) -> "Color":
-        return cls(options.strength)
+        self.strength = float((options or ColorOptions()).strength)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.strength
@@ -50,13 +47,9 @@ class Translation(Augmentation):
     """Shift each image by whole pixels, up to ``ratio`` of the side in x and y, filling
     with zeros (mid-grey). Each sample gets its own shift."""
 
-    def __init__(self, ratio: float = 0.125):
+    def __init__(self, options: TranslationOptions | None = None):
         super().__init__()
-        self.ratio = float(ratio)
-
-    @classmethod
-    def from_options(cls, options) -> "Translation":
-        return cls(options.ratio)
+        self.ratio = float((options or TranslationOptions()).ratio)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
@@ -77,13 +70,9 @@ class Cutout(Augmentation):
     """Zero (mid-grey) a square of side ``ratio`` * image side at a random centre per
     sample; near the border the square is cut off by the edge, as in DiffAugment."""
 
-    def __init__(self, ratio: float = 0.5):
+    def __init__(self, options: CutoutOptions | None = None):
         super().__init__()
-        self.ratio = float(ratio)
-
-    @classmethod
-    def from_options(cls, options) -> "Cutout":
-        return cls(options.ratio)
+        self.ratio = float((options or CutoutOptions()).ratio)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape

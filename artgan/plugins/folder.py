@@ -2,7 +2,7 @@
 
 Every image is preprocessed on the first load (upright via EXIF, converted to RGB or grey,
 resized so its shorter side is the resolution, centre-cropped to a square; see
-:mod:`artgan.plugins.folder_decode`) and kept as one uint8 tensor. Large JPEGs are decoded
+:mod:`artgan.core.image_files`) and kept as one uint8 tensor. Large JPEGs are decoded
 at reduced size, files are decoded on a thread pool, and the result is kept in a disk
 cache (:mod:`artgan.plugins.folder_cache`) so that later runs on the same folder only
 decode new or changed files. Files that cannot be used are skipped and counted in
@@ -19,28 +19,10 @@ import torch
 from PIL import Image
 
 from artgan.core.data import DataSourceError, InMemoryDataSource, SkipReport
-from artgan.plugins import folder_decode
+from artgan.core import image_files
+from artgan.core.image_files import IMAGE_EXTENSIONS, scan_images
 from artgan.plugins.data import FolderOptions
 from artgan.plugins.folder_cache import CachedImages, FolderCache
-from artgan.plugins.folder_decode import resize_crop, to_mode  # noqa: F401 (public here too)
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-
-
-def scan_images(root: str) -> list[str]:
-    """Image files under ``root`` (relative paths), in a sorted, deterministic order.
-
-    Hidden files and folders (names starting with '.') are left out; so are files whose
-    extension is not one of :data:`IMAGE_EXTENSIONS` (case-insensitive).
-    """
-    found = []
-    for folder, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS):
-                found.append(os.path.relpath(os.path.join(folder, name), root))
-    return found
-
 
 def _checked_folder(root: str) -> str:
     """Return ``root`` if it is an existing folder, else raise a clear DataSourceError."""
@@ -81,13 +63,13 @@ def default_workers() -> int:
 
 
 def _decode_files(paths: list[str], args: tuple, workers: int) -> list:
-    """:func:`folder_decode.try_decode` on every path; results in the order of ``paths``.
+    """:func:`image_files.try_decode` on every path; results in the order of ``paths``.
 
     Pillow releases the GIL while decoding and resampling, so threads scale; ``map``
     returns results in input order whatever finishes first.
     """
     def one(path: str):
-        return folder_decode.try_decode(path, *args)
+        return image_files.try_decode(path, *args)
 
     workers = min(workers, len(paths))
     with warnings.catch_warnings():  # Pillow's own bomb and EXIF warnings: no spam
@@ -114,7 +96,7 @@ def _lookup(files: list[str], usable: list[int], stamps: dict, cached: CachedIma
             to_decode.append(index)
         else:
             width, height = cached.dims[row].tolist()
-            outcome[index] = folder_decode.size_problem(width, height, min_side,
+            outcome[index] = image_files.size_problem(width, height, min_side,
                                                         max_pixels) or row
     return outcome, to_decode
 

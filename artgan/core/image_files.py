@@ -1,5 +1,6 @@
-"""Decoding one image file for the folder data source: header checks, reduced-size JPEG
-decoding, EXIF orientation, mode conversion, resize and centre crop.
+"""Finding and decoding image files: the folder scan, header checks, reduced-size JPEG
+decoding, EXIF orientation, mode conversion, resize and centre crop. Used by the folder
+data source and by the commands that read images (``eval --fake``).
 
 Every function here works on one file and is safe to call from several threads: Pillow
 releases the GIL while it decodes and resamples.
@@ -19,6 +20,24 @@ _HIGH_DEPTH_MODES = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
 # margin: the drafted image keeps a shorter side >= REDUCING_GAP * resolution and the
 # result stays within a grey level or two of a full-size decode (tests check this).
 REDUCING_GAP = 3.0
+
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def scan_images(root: str) -> list[str]:
+    """Image files under ``root`` (relative paths), in a sorted, deterministic order.
+
+    Hidden files and folders (names starting with '.') are left out; so are files whose
+    extension is not one of :data:`IMAGE_EXTENSIONS` (case-insensitive).
+    """
+    found = []
+    for folder, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS):
+                found.append(os.path.relpath(os.path.join(folder, name), root))
+    return found
 
 
 class Skip(Exception):

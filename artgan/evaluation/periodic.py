@@ -4,22 +4,25 @@
 and the training data as the reference set. Each evaluation generates the same
 ``images`` latents (a fixed seed, so values at different steps are comparable), scores
 them with every metric in one pass (FID, KID and IS share one feature extraction; the
-reference statistics are cached on disk), appends a line to ``metrics.jsonl`` and tells
-the trainer whether the first metric improved, in which case the trainer writes
-``checkpoints/best.pt``.
+reference statistics are cached on disk) and returns the ``metrics.jsonl`` record,
+telling the trainer whether the first metric improved (then it writes
+``checkpoints/best.pt``).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from .metric import Metric
+from artgan.core.errors import MetricError
+from artgan.core.metric import Metric
+
+from .evaluate import evaluate
+from .features import RefStatsCache
+from .image_sets import ImageSet
 
 EVAL_SEED_OFFSET = 777  # generated images use seed config.seed + this, every time
 
@@ -27,8 +30,6 @@ EVAL_SEED_OFFSET = 777  # generated images use seed config.seed + this, every ti
 def check_metrics(metrics: dict[str, Metric], images: int) -> None:
     """Ask every metric whether it can score ``images`` generated images (its ``check``);
     an impossible setting raises here, before training, naming ``--eval-images``."""
-    from artgan.metrics import MetricError
-
     for name, metric in metrics.items():
         check = getattr(metric, "check", None)  # plugins need not subclass Metric
         if check is None:
@@ -73,8 +74,6 @@ class PeriodicEvaluation:
                 metric.prepare(device)
 
     def _reference(self):
-        from artgan.metrics.features import ImageSet
-
         if self._real is None:
             self._real = ImageSet.from_data_source(
                 self.data, spec=self.data_spec, options=self.data_options,
@@ -82,8 +81,6 @@ class PeriodicEvaluation:
         return self._real
 
     def _generated(self, generate: Callable, z_dim: int, num_classes: int, batch: int):
-        from artgan.metrics.features import ImageSet
-
         count, seed = self.images, self.seed + EVAL_SEED_OFFSET
 
         def batches():
@@ -99,11 +96,8 @@ class PeriodicEvaluation:
             progress: Callable | None = None) -> dict[str, Any]:
         """Evaluate now; returns the metrics.jsonl record (with ``is_best``).
 
-        ``progress(label, total) -> advance``: see :data:`artgan.metrics.features.Progress`.
+        ``progress(label, total) -> advance``: see :data:`artgan.evaluation.image_sets.Progress`.
         """
-        from artgan.metrics.features import RefStatsCache
-        from artgan.metrics.scores import evaluate
-
         start = time.perf_counter()
         results = evaluate(self.metrics, self._generated(generate, z_dim, num_classes, batch),
                            self._reference(), device=device, progress=progress,
@@ -127,9 +121,3 @@ class PeriodicEvaluation:
                 return False
         self.best = {"metric": self.first, "key": key, "value": float(value), "step": step}
         return True
-
-    @staticmethod
-    def write(record: dict[str, Any], run_dir: Path) -> None:
-        """Append ``record`` to ``run_dir/metrics.jsonl``."""
-        with open(Path(run_dir) / "metrics.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, default=str) + "\n")

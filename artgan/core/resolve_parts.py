@@ -1,0 +1,162 @@
+"""Parts of resolution (:mod:`artgan.core.resolve`): the optimiser, augmentations, metrics
+and the checks that span several choices."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from .config import Choice, Optimisation, Regularisation, RunConfig
+from .errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .resolve import _Resolver
+
+
+def optimisation(r: "_Resolver", loss: Any, loss_name: str) -> Optimisation:
+    """The loss's recommended optimiser with what the user set on top (``--optimizer``,
+    ``--betas``, ``--lr``/``--lr-g``/``--lr-d``, ``--lr-decay``); ``source`` says which
+    is which."""
+    recommended = getattr(loss, "optimizer", None)
+    recommended_name = getattr(recommended, "name", "adam")
+    name = (r.value("optimizer") or recommended_name).lower()
+    betas, lr = r.value("betas"), r.value("lr")
+    lr_g, lr_d, decay = r.value("lr_g"), r.value("lr_d"), r.value("lr_decay")
+    given = {"optimiser": name if name != recommended_name else None, "betas": betas,
+             "learning rate": lr, "lr_g": lr_g, "lr_d": lr_d, "lr decay": decay}
+    chosen = [label for label, value in given.items() if value is not None]
+    if name == "rmsprop" and betas is not None:
+        raise ConfigError("these are Adam's; the optimiser is RMSprop: add --optimizer adam "
+                          "to use them", "--betas")
+    if name == "adam" and betas is None:
+        betas = getattr(recommended, "betas", (0.5, 0.999)) if recommended_name == "adam" \
+            else (0.5, 0.999)
+    base_lr = getattr(recommended, "lr", 2e-4) if lr is None else lr
+    source = f"recommended by loss {loss_name!r}"
+    if chosen:
+        source += f"; {', '.join(chosen)} set by the user"
+    return Optimisation(optimizer=name, lr_g=float(base_lr if lr_g is None else lr_g),
+                        lr_d=float(base_lr if lr_d is None else lr_d),
+                        betas=tuple(float(b) for b in betas) if name == "adam" else (),
+                        lr_decay=getattr(recommended, "decay_start", None) if decay is None
+                        else float(decay),
+                        weight_decay=float(getattr(recommended, "weight_decay", 0.0)),
+                        source=source)
+
+
+def _names(value: Any) -> list:
+    """Names (a comma-separated string or a list) and objects, in order; none/'' dropped."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else \
+        list(value) if isinstance(value, (list, tuple)) else [value]
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            item = item.strip()
+            if not item or item.lower() == "none":
+                continue
+        out.append(item)
+    return out
+
+
+def _chosen(r: "_Resolver", kind: str, items: list, key: str) -> tuple[Choice, ...]:
+    """Choices of ``kind`` (metric, augmentation) for names and objects; objects go to
+    ``r.objects[key]`` as {name: object} (names map to None: built by name)."""
+    from .resolve import python_name
+
+    choices: dict[str, Choice] = {}
+    objects: dict[str, Any] = {}
+    for item in items:
+        if isinstance(item, str):
+            entry = r.entry(kind, item)
+            alias = r.options.pop(item, {}) if item != entry.name else {}
+            r.options[entry.name] = {**alias, **r.options.get(entry.name, {})}
+            choice = r.choice(kind, entry, entry.name)
+            obj = None
+        else:
+            choice, obj = Choice(python_name(item)), item
+        if choice.name in choices:
+            if obj is not None or kind == "metric":
+                raise ConfigError(f"the same {kind} was chosen twice ({choice.name}): give "
+                                  f"each once", "--metric" if kind == "metric" else "--augment")
+            continue
+        choices[choice.name], objects[choice.name] = choice, obj
+    if any(obj is not None for obj in objects.values()):
+        r.objects[key] = objects
+    return tuple(choices.values())
+
+
+def augment_choices(r: "_Resolver", value: Any) -> tuple[Choice, ...]:
+    """``--augment color,translation`` (or objects): the augmentations with options."""
+    return _chosen(r, "augmentation", _names(value), "augment")
+
+
+def metric_choices(r: "_Resolver", values: Any) -> tuple[Choice, ...]:
+    """``--metric`` names (or objects) with their options; ``--inception-weights`` sets
+    the option of every chosen metric that has one."""
+    weights = r.value("inception_weights")
+    items = _names(values)
+    for item in items:
+        if weights and isinstance(item, str):
+            entry = r.entry("metric", item)
+            if any(f.name == "inception_weights" for f in dataclasses.fields(entry.options)):
+                r.options.setdefault(entry.name, {}).setdefault("inception_weights", weights)
+    return _chosen(r, "metric", items, "metrics")
+
+
+def check_ada(reg: Regularisation) -> None:
+    """ADA needs augmentations to adjust and a target inside (0, 1)."""
+    if not reg.ada_target:
+        return
+    if not 0 < reg.ada_target < 1:
+        raise ConfigError(f"--ada-target is the wanted E[sign(D(real))], between 0 and 1 "
+                          f"(0.6 is usual); got {reg.ada_target}", "--ada-target")
+    if not reg.augment:
+        raise ConfigError("--ada-target adjusts how often the --augment augmentations apply, "
+                          "but none is on; add --augment color,translation,cutout",
+                          "--ada-target")
+
+
+def check_resolution(resolution: int, entries) -> None:
+    """Refuse a size the networks do not support before any data is loaded."""
+    for entry in entries:
+        if entry is None:
+            continue
+        sizes = getattr(entry.component_class(), "resolutions", None)
+        if sizes and resolution not in sizes:
+            powers = all(s & (s - 1) == 0 for s in sizes)
+            kind = f" (power-of-two resolutions from {sizes[0]} to {sizes[-1]})" if powers else ""
+            raise ConfigError(f"{entry.kind} {entry.name!r} supports {', '.join(map(str, sizes))} "
+                              f"px{kind}; got {resolution}", "--resolution")
+
+
+def refuse_stray_groups(options: dict[str, dict[str, Any]], config: RunConfig,
+                        component_groups: set[str]) -> None:
+    """``-o NAME.KEY=V`` must name a component group, a chosen metric or augmentation."""
+    chosen = {c.name for c in (*config.evaluation.metrics, *config.regularisation.augment)}
+    stray = sorted(g for g, v in options.items() if v and g not in component_groups
+                   and g not in chosen)
+    if stray:
+        raise ConfigError(f"-o {stray[0]}.*: {stray[0]!r} is not a chosen metric or "
+                          f"augmentation; add --metric {stray[0]} or --augment {stray[0]}, or "
+                          f"use the groups {', '.join(sorted(component_groups))}", "-o")
+
+
+def resolve_norm(disc: Choice, loss: Any, loss_name: str) -> tuple[Choice, list[str]]:
+    """Pick the discriminator's ``norm`` option where it is ``auto``, honouring the loss."""
+    norm = disc.options.get("norm")
+    if norm is None:
+        return disc, []
+    forbids = bool(getattr(loss, "forbids_batchnorm", False))
+    if forbids and norm == "batch":
+        raise ConfigError(
+            f"--loss {loss_name} needs a discriminator without BatchNorm (its per-sample "
+            f"penalty is wrong when samples in a batch interact); use -o disc.norm=layer "
+            f"(or instance / none), or leave disc.norm at auto", "-o")
+    if norm != "auto":
+        return disc, []
+    chosen = "layer" if forbids else "batch"
+    notes = [f"disc.norm=layer: loss {loss_name!r} forbids BatchNorm in the discriminator"] \
+        if forbids else []
+    return dataclasses.replace(disc, options={**disc.options, "norm": chosen}), notes
