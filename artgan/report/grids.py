@@ -12,9 +12,10 @@ from .rundata import Grid
 
 #: Grids on the timeline at most; more are sampled evenly (first and last always shown).
 MAX_GRIDS = 48
-#: Bytes for all timeline grids together; each grid gets its share, at most PER_GRID.
-TIMELINE_BUDGET = 6_000_000
-PER_GRID = 250_000
+#: Bytes (before base64, which adds a third) for all timeline grids together; each grid
+#: gets its share, at most PER_GRID.
+TIMELINE_BUDGET = 4_500_000
+PER_GRID = 200_000
 #: Longest side of a timeline grid (an 8x8 grid of 64 px images is 530 px).
 MAX_SIDE = 768
 #: The final grid is shown larger and kept as it is up to this size.
@@ -28,10 +29,6 @@ class Embedded:
     size: tuple[int, int]  # pixels as shown
     original_size: tuple[int, int]
     recoded: bool  # downscaled or re-encoded
-
-    @property
-    def bytes(self) -> int:
-        return len(self.uri)
 
 
 def choose(grids: Sequence[Grid], limit: int = MAX_GRIDS) -> list[Grid]:

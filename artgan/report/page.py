@@ -190,12 +190,9 @@ def _status(run: RunData) -> str:
     done, planned = run.steps_done, run.steps_planned
     steps = f"{done if done is not None else 0:,}" + (f" of {planned:,}" if planned else "") \
         + " steps"
-    if run.finished:
-        badge = '<span class="badge done">finished</span>'
-    elif run.final is not None:
-        badge = '<span class="badge open">stopped early</span>'
-    else:
-        badge = '<span class="badge open">in progress or stopped</span>'
+    # a resumed, longer run keeps the old final.png until its new end
+    badge = '<span class="badge done">finished</span>' if run.finished else \
+        '<span class="badge open">in progress or stopped</span>'
     gen, loss = _choice(run.find("gen", "generator")), run.find("loss")
     loss = loss.get("name") if isinstance(loss, dict) else loss
     what = " · ".join(escape(str(v).split(" (")[0]) for v in (gen, loss) if v)
@@ -339,7 +336,7 @@ def _samples(run: RunData, timeline: list[Embedded], total: int,
             note += f" {recoded} large grid(s) were downscaled or re-encoded (JPEG) to keep " \
                     f"this file small; the originals are in samples/."
         frames = "".join(
-            f'<figure class="frame">{_img(e, 512)}<figcaption>'
+            f'<figure class="frame">{_img(e, 560)}<figcaption>'
             f"{escape(e.grid.path.name)} · {escape(e.grid.label)}{_step(e.grid.step)}"
             + (f" · diversity {e.grid.diversity:.3f}" if e.grid.diversity is not None else "")
             + "</figcaption></figure>" for e in timeline)

@@ -45,9 +45,9 @@ def make_plots(run: RunData) -> list[Plot]:
                          "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
                          "legend.frameon": False}):
             made = build(run)
-        if made is not None:
-            title, figure, caption = made
-            plots.append(Plot(key, title, to_svg(figure), caption))
+            if made is not None:  # rendered inside the context: savefig reads the svg.* rc
+                title, figure, caption = made
+                plots.append(Plot(key, title, to_svg(figure, f"plot-{key}"), caption))
     return plots
 
 
@@ -60,16 +60,21 @@ def _figure(rows: int = 1, cols: int = 1, height: float = 2.8, sharex: bool = Tr
     return fig, [ax for row in axes for ax in row]
 
 
-def to_svg(fig) -> str:
+def to_svg(fig, prefix: str = "plot") -> str:
     """The figure as an ``<svg>`` element to paste into HTML: no XML prolog, DOCTYPE
     (it names the W3C DTD by URL), metadata or namespace declarations (HTML's parser
-    puts ``<svg>`` in the SVG namespace by itself)."""
+    puts ``<svg>`` in the SVG namespace by itself), and every id prefixed, since
+    matplotlib numbers ``figure_1``, ``line2d_1``... afresh in each figure and one page
+    holds several."""
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
     svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg)
+    svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', svg)
+    svg = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", svg)
     return svg.strip()
 
 
@@ -140,8 +145,10 @@ def _losses(run: RunData):
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.legend(loc="best")
-    return ("Losses", fig, "Every <code>*/loss</code> in stats.jsonl (one point per "
-            "<code>--log-every</code> steps; bold: moving average).")
+    return ("Losses", fig, "Every <code>*/loss</code> in stats.jsonl, one point per "
+            "<code>--log-every</code> steps (long series: faint values, bold moving "
+            "average; very long ones averaged in buckets with their min-max band). "
+            "D is blue and G orange in every plot.")
 
 
 def _diversity(run: RunData):
