@@ -127,14 +127,14 @@ SCRIPT = """<script>
   box.classList.add("js");
   box.querySelector(".controls").hidden = false;
   range.addEventListener("input", function () { show(+range.value); });
+  function stop() { clearInterval(timer); timer = null; play.textContent = "Play"; }
   play.addEventListener("click", function () {
-    if (timer) { clearInterval(timer); timer = null; play.textContent = "Play"; return; }
+    if (timer) return stop();
     play.textContent = "Pause";
     if (+range.value === frames.length - 1) show(0);
     timer = setInterval(function () {
-      var i = +range.value + 1;
-      if (i >= frames.length) { clearInterval(timer); timer = null; play.textContent = "Play"; return; }
-      show(i);
+      if (+range.value + 1 >= frames.length) return stop();
+      show(+range.value + 1);
     }, 600);
   });
   show(frames.length - 1);

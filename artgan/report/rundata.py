@@ -117,11 +117,11 @@ class RunData:
         return names
 
     def series(self, key: str) -> tuple[list[float], list[float]]:
-        """(steps, values) of ``key`` over the stats records that have it."""
+        """(steps, values) of ``key`` over the stats records with a finite value of it."""
         steps, values = [], []
         for record in self.stats:
             value = record.get(key)
-            if _is_number(record.get("step")) and _is_number(value):
+            if is_finite(record.get("step")) and is_finite(value):
                 steps.append(float(record["step"]))
                 values.append(float(value))
         return steps, values
