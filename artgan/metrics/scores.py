@@ -22,9 +22,10 @@ import torch
 
 from artgan.core.metric import Metric
 
-from . import MetricError
+from . import InceptionWeightsError, MetricError
 from .features import FeatureStore, ImageSet, Progress, RefStatsCache
-from .inception import find_inception_weights, load_inception, verify_weights
+from .inception import (find_inception_weights, is_torchscript_weights, load_inception,
+                        no_logits_message, verify_weights)
 from .stats import (frechet_distance, inception_score, kernel_inception_distance,
                     softmax_probs)
 
@@ -40,10 +41,10 @@ class InceptionMetric(Metric):
     def __init__(self, options=None, *, feature_fn: Callable | None = None):
         self.options = options if options is not None else self._default_options()
         self.feature_fn = feature_fn
-        self.weights_path = None
+        self.weights_path = self.weights_sha256 = None
         if feature_fn is None:  # fail now, before anything is generated or loaded
             self.weights_path = find_inception_weights(self.options.inception_weights)
-            verify_weights(self.weights_path)
+            self.weights_sha256 = verify_weights(self.weights_path)
 
     @classmethod
     def from_options(cls, options) -> "InceptionMetric":
@@ -144,6 +145,11 @@ class InceptionScore(InceptionMetric):
     component_name = "is"
     higher_is_better = True
     requires_real = False
+
+    def __init__(self, options=None, *, feature_fn: Callable | None = None):
+        super().__init__(options, feature_fn=feature_fn)
+        if is_torchscript_weights(self.weights_sha256):  # pool features only: say so now
+            raise InceptionWeightsError(no_logits_message(self.weights_path, self.key))
 
     @staticmethod
     def _default_options():
