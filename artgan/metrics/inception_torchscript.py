@@ -114,6 +114,12 @@ class _Unpickler(pickle.Unpickler):
         super().__init__(io.BytesIO(data))
         self.archive, self.prefix = archive, prefix
         self.script_types: dict[str, type] = {}
+        record = f"{prefix}/byteorder"  # absent in older archives: little-endian
+        order = archive.read(record).decode().strip() if record in archive.namelist() \
+            else "little"
+        if order not in ("little", "big"):
+            raise TorchScriptFormatError(f"unknown byte order {order!r:.20}")
+        self.swap = order != sys.byteorder
 
     def find_class(self, module: str, name: str) -> Any:
         if module == "__torch__" or module.startswith("__torch__."):
@@ -140,7 +146,9 @@ class _Unpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"storage {pid[2]}: {len(raw)} bytes, expected "
                                          f"{4 * pid[4]}")
         flat = torch.frombuffer(bytearray(raw), dtype=torch.float32)
-        return flat if sys.byteorder == "little" else flat.byteswap()  # stored little-endian
+        if self.swap:
+            flat = torch.from_numpy(flat.numpy().byteswap())
+        return flat
 
 
 def _flatten(obj: Any, prefix: str, out: dict[str, Any]) -> None:
@@ -165,8 +173,8 @@ def read_torchscript(path: str | Path) -> dict[str, Any]:
                 raise TorchScriptFormatError("not a TorchScript archive (no single data.pkl)")
             prefix = pickles[0][:-len("/data.pkl")]
             root = _Unpickler(archive.read(pickles[0]), archive, prefix).load()
-    except (zipfile.BadZipFile, pickle.UnpicklingError, KeyError, RuntimeError,
-            EOFError) as exc:
+    except (zipfile.BadZipFile, pickle.UnpicklingError, KeyError, RuntimeError, EOFError,
+            TypeError, AttributeError, IndexError) as exc:
         raise TorchScriptFormatError(f"unreadable TorchScript archive: {exc}") from exc
     if not isinstance(root, _ScriptObject):
         raise TorchScriptFormatError("the archive does not hold a module")
