@@ -31,7 +31,8 @@ One-time setup of the reference interpreter (borrows torch, numpy, scipy and the
 package from the project's virtual environment; Python versions must match)::
 
     python3 -m venv /tmp/fidref
-    echo "$PWD/.venv/lib/python3.11/site-packages" > /tmp/fidref/lib/python3.11/site-packages/borrow.pth
+    site=/tmp/fidref/lib/python3.11/site-packages
+    echo "$PWD/.venv/lib/python3.11/site-packages" > $site/borrow.pth
     /tmp/fidref/bin/pip install tqdm filetype loguru requests
     /tmp/fidref/bin/pip install --no-deps opencv-python-headless
 """

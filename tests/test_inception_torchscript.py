@@ -205,7 +205,8 @@ def test_mapping_uses_every_tensor_and_matches_strides_and_paddings():
         assert found[f"{script}.weight"].shape == conv.weight.shape
     state = its.torchscript_state_dict(PACKAGED)
     assert state.keys() == ours.state_dict().keys()
-    assert all(torch.equal(v, torch.ones_like(v)) for k, v in state.items() if k.endswith("bn.weight"))
+    assert all(torch.equal(v, torch.ones_like(v))
+               for k, v in state.items() if k.endswith("bn.weight"))  # TF: no scale
 
 
 @real_weights

@@ -1,7 +1,7 @@
 """The FID Inception-v3: TensorFlow's 2015-12-05 Inception graph as ported by pytorch-fid.
 
 FID, KID and IS are only comparable between papers when computed with this exact network
-(the weights file ``pt_inception-2015-12-05-6726825d.pth``). It differs from
+(these weights, and the preprocessing that goes with them, below). It differs from
 torchvision's ImageNet Inception-v3 in four places, all in the pooling branches:
 
 - ``Mixed_5b-5d`` (A), ``Mixed_6b-6e`` (C), ``Mixed_7b`` (E_1): the 3x3 average pool
@@ -50,8 +50,7 @@ from torchvision.models.inception import (BasicConv2d, InceptionA, InceptionB, I
 from . import InceptionWeightsError
 from .inception_torchscript import (PACKAGE, PACKAGE_VERSION, TORCHSCRIPT_DESCRIPTION,
                                     TORCHSCRIPT_NETWORK_ID, TORCHSCRIPT_SHA256,
-                                    package_weights_path,
-                                    torchscript_state_dict)
+                                    package_weights_path, torchscript_state_dict)
 
 WEIGHTS_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 #: torch.hub's convention: the hex digits after the last '-' of the file name are the
