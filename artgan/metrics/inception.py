@@ -119,8 +119,9 @@ def resize_like_tensorflow(x: torch.Tensor, size: int = INPUT_SIZE) -> torch.Ten
     ``F.interpolate`` does), linearly between its two neighbours, the last source pixel
     repeated past the edge; no antialiasing. Computed with the detector's own operations
     (a shifted identity ``affine_grid`` and ``grid_sample(..., padding_mode="border")``,
-    float32, applied even at 299 px), so the result matches it to the last bits rather
-    than only to grid_sample's float32 coordinate error (up to ~0.01 of a level at 512 px).
+    float32, applied even at 299 px), so the result equals the detector's up to float
+    rounding, not only up to grid_sample's float32 coordinate error (which reaches ~0.01
+    of an 8-bit level at 512 px).
     """
     n, c, h, w = x.shape
     theta = torch.eye(2, 3, dtype=x.dtype, device=x.device)
