@@ -14,14 +14,19 @@ SIDE_BY_SIDE_HEIGHT = 256  # side-by-side.png is enlarged (nearest) to about thi
 
 @contextmanager
 def step_bar(description: str, total: int):
-    """A rich progress bar on stderr; yields the callback that advances it by one."""
+    """A rich progress bar on stderr; yields the callback that advances it by one.
+    Shown only on a terminal (no stray lines in logs and pipes)."""
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
 
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda: None
+        return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as progress:
+                  console=console, transient=True) as progress:
         task = progress.add_task(description, total=total)
         yield lambda: progress.advance(task)
 
@@ -73,14 +78,14 @@ def classes_to_try(G, class_names: list[str], class_name: str | None) -> list[in
 
 def refuse_overwrite(inputs: dict[str, str], outputs: list[Path]) -> None:
     """Never write over an input file (resolved paths, hard links and symlinks too)."""
+    from ..restoration import RestoreError
     from ..restoration.images import same_file
 
     for path in outputs:
         for flag, given in inputs.items():
             if given and same_file(path, given):
-                raise click.BadParameter(f"{path} is the {flag} file: artgan never writes "
-                                         f"over its input; choose another output",
-                                         param_hint="--out")
+                raise RestoreError(f"--out: {path} is the {flag} file: artgan never writes "
+                                   f"over its input; choose another output")
 
 
 def side_by_side(left, right):

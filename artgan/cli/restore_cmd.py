@@ -101,9 +101,9 @@ def restore_command(ckpt: str, device: str, no_ema: bool, image: str, mask_spec:
         what = f"with restorer {G.component_name}"
     else:
         if mask is None:
-            raise click.BadParameter(
+            raise RestoreError(
                 "this checkpoint holds a generator, which restores the holes it is shown: "
-                "give --mask PATH (white = damaged) or --mask auto", param_hint="--mask")
+                "give --mask PATH (white = damaged) or --mask auto")
         classes = classes_to_try(G, class_names, class_name)
         _labels, crops = plan_crops(mask, G.resolution, feather=feather, context=context)
         with step_bar(f"restoring {len(crops)} crop(s)", steps * len(crops)) as advance:

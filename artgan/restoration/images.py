@@ -129,7 +129,7 @@ def grey(pixels: np.ndarray) -> np.ndarray:
     """RGB -> L with Pillow's weights (ITU-R 601-2: L = 0.299 R + 0.587 G + 0.114 B)."""
     if pixels.shape[2] == 1:
         return pixels
-    return np.asarray(Image.fromarray(pixels, "RGB").convert("L"), dtype=np.uint8)[..., None]
+    return np.array(Image.fromarray(pixels, "RGB").convert("L"), dtype=np.uint8)[..., None]
 
 
 def is_colour(pixels: np.ndarray, tolerance: float = 3.0) -> bool:
@@ -172,7 +172,7 @@ def to_tensor(pixels: np.ndarray):
     """(H, W, C) uint8 -> (1, C, H, W) float32 in [-1, 1]."""
     import torch
 
-    t = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None].float()
+    t = torch.from_numpy(np.array(pixels, dtype=np.uint8)).permute(2, 0, 1)[None].float()
     return t / 127.5 - 1
 
 
