@@ -36,7 +36,7 @@ def runs(tmp_path_factory):
 
 def test_projection_recovers_a_sample_from_other_random_starts(runs):
     G, config, _ = generator(runs["plain"])
-    features, note = discriminator_features(runs["plain"], config, artgan_api.load_plugins())
+    features, note = discriminator_features(runs["plain"], config, artgan_api.load_plugins(), G)
     assert features is not None, note
     for seed in (11, 12):
         target = sample(G, seed)
@@ -48,6 +48,14 @@ def test_projection_recovers_a_sample_from_other_random_starts(runs):
         assert found.psnr >= RECOVERY_DB, found.psnr
         assert psnr(found.image, target) == pytest.approx(found.psnr)
         assert found.y is None and found.z.shape == (1, G.z_dim)
+
+
+def test_projection_works_without_discriminator_features(runs):
+    G, config, _ = generator(runs["plain"])
+    other = config.replace(disc=type(config.disc)("python:mine.Critic", {}))
+    features, note = discriminator_features(runs["plain"], other, artgan_api.load_plugins(), G)
+    assert features is None and note.startswith("no discriminator features (")
+    assert project(G, sample(G, 1), steps=3, restarts=1).psnr > 0
 
 
 def test_conditional_projection_finds_the_class(runs):

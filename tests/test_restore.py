@@ -181,6 +181,22 @@ def test_grey_pictures_and_models(runs, picture, tmp_path):
         check_model_channels(4, "generator 'x'")
 
 
+def test_pictures_are_read_upright_and_in_8_bit(tmp_path):
+    from artgan.restoration.images import read_image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to view
+    Image.new("RGB", (30, 20), (200, 10, 10)).save(tmp_path / "phone.jpg", exif=exif)
+    picture = read_image(tmp_path / "phone.jpg")
+    assert (picture.width, picture.height, picture.channels) == (20, 30, 3)
+    deep = np.full((12, 14), 65535, dtype=np.uint16)
+    deep[:, :7] = 257 * 10
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    picture = read_image(tmp_path / "deep.png")
+    assert picture.pixels.dtype == np.uint8 and picture.pixels[0, 0, 0] == 10
+    assert picture.pixels[0, -1, 0] == 255 and "16-bit" in picture.notes[0]
+
+
 def test_bad_input_gives_one_clear_line(runs, picture, tmp_path):
     folder, _clean, damaged, mask = picture
     save(np.zeros((20, 24), np.uint8), tmp_path / "small-mask.png")

@@ -63,8 +63,7 @@ def load_model(ckpt: str, device: str, no_ema: bool, feature_weight: float):
     G, config, class_names = load_generator(ckpt, registry, device=device, ema=not no_ema)
     features, note = None, "no discriminator features (--feature-weight 0)"
     if feature_weight > 0 and not G.image_conditioned:
-        features, note = discriminator_features(ckpt, config, registry,
-                                                device=next(G.parameters()).device)
+        features, note = discriminator_features(ckpt, config, registry, G)
     return G, config, class_names, features, note
 
 

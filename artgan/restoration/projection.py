@@ -49,22 +49,11 @@ LATENT_KIND, LATENT_FORMAT = "artgan-latent", 1
 
 # -- what is read from a run's config ---------------------------------------------------
 
-@dataclass(frozen=True)
-class RunSettings:
-    """The few fields of a run's config that projection needs."""
-
-    resolution: int
-    channels: int
-    generator: str
-    discriminator: str
-    disc_options: dict[str, Any]
-
-
-def run_settings(config) -> RunSettings:
-    """Read :class:`RunSettings` from a :class:`~artgan.core.config.RunConfig`: the only
-    place in artgan.restoration that knows the config's layout."""
-    return RunSettings(int(config.resolution), int(config.channels), config.gen.name,
-                       config.disc.name, dict(config.disc.options))
+def discriminator_choice(config) -> tuple[str, dict[str, Any]]:
+    """The discriminator's registered name and options from a run's
+    :class:`~artgan.core.config.RunConfig`: the only place in artgan.restoration that
+    knows the config's layout (resolution, channels and classes come from the generator)."""
+    return config.disc.name, dict(config.disc.options)
 
 
 # -- discriminator features -------------------------------------------------------------
@@ -100,23 +89,23 @@ class FeatureLoss:
         return torch.stack(terms, 1).mean(1)
 
 
-def discriminator_features(path: str | os.PathLike, config, registry, *,
-                           device: torch.device | str = "cpu") -> tuple[FeatureLoss | None, str]:
-    """Rebuild the checkpoint's discriminator (by its registered name) as a
-    :class:`FeatureLoss`. Returns (None, why) when that is impossible: the feature term
-    is then left out and projection still works."""
+def discriminator_features(path: str | os.PathLike, config, registry,
+                           G: Generator) -> tuple[FeatureLoss | None, str]:
+    """Rebuild the checkpoint's discriminator (by its registered name, at ``G``'s
+    resolution, channels and classes, on ``G``'s device) as a :class:`FeatureLoss`.
+    Returns (None, why) when that is impossible: the feature term is then left out and
+    projection still works."""
     from ..core.checkpoint import load_checkpoint
 
-    settings = run_settings(config)
-    ckpt = load_checkpoint(path)
+    name, options = discriminator_choice(config)
     try:
-        D = registry.build("discriminator", settings.discriminator, settings.disc_options,
-                           resolution=settings.resolution, channels=settings.channels,
-                           num_classes=int(ckpt.get("num_classes", 0)))
+        D = registry.build("discriminator", name, options, resolution=G.resolution,
+                           channels=G.channels, num_classes=G.num_classes)
         if not isinstance(D, Discriminator) or D.image_conditioned:
             return None, "no discriminator features (the discriminator judges image pairs)"
-        D.load_state_dict(ckpt["discriminator"])
-        return FeatureLoss(D.to(device)), f"features of discriminator {settings.discriminator!r}"
+        D.load_state_dict(load_checkpoint(path)["discriminator"])
+        return FeatureLoss(D.to(next(G.parameters()).device)), \
+            f"features of discriminator {name!r}"
     except (KeyError, ArtganError, RuntimeError, ValueError) as exc:
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return None, f"no discriminator features ({why[:160]})"
