@@ -20,7 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import RestoreError
 
-_HIGH_DEPTH = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
+HIGH_DEPTH = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
@@ -55,7 +55,7 @@ class Picture:
         return np.rint(self.pixels * a + 255.0 * (1 - a)).astype(np.uint8)
 
 
-def _to_8bit_grey(img: Image.Image) -> Image.Image:
+def to_8bit_grey(img: Image.Image) -> Image.Image:
     """16/32-bit integer or float greyscale -> 8-bit L (16 bit: / 257; other ranges are
     stretched from their minimum and maximum)."""
     values = np.asarray(img, dtype=np.float64)
@@ -88,6 +88,8 @@ def open_upright(path: str | os.PathLike, what: str) -> Image.Image:
     except (OSError, ValueError, SyntaxError) as exc:  # truncated, corrupt, unsupported
         if isinstance(exc, FileNotFoundError):
             raise RestoreError(f"{what} {path}: file not found") from None
+        if isinstance(exc, PermissionError):
+            raise RestoreError(f"{what} {path}: cannot be read (permission denied)") from None
         raise RestoreError(f"{what} {path}: cannot be decoded ({exc}); is the file "
                            f"complete?") from None
     return upright
@@ -98,8 +100,8 @@ def read_image(path: str | os.PathLike, what: str = "--image") -> Picture:
     img = open_upright(path, what)
     notes: list[str] = []
     alpha = None
-    if img.mode in _HIGH_DEPTH:
-        img = _to_8bit_grey(img)
+    if img.mode in HIGH_DEPTH:
+        img = to_8bit_grey(img)
         notes.append("16-bit or float image read as 8-bit")
     if img.mode in _ALPHA_MODES or "transparency" in img.info:
         grey = img.mode in ("LA", "La") or (img.mode == "L")

@@ -3,8 +3,8 @@
 A generator makes images of one size (its resolution R), the picture may be any size.
 Each hole is therefore restored in a square crop around it:
 
-1. the mask's 8-connected components are grouped: holes whose boxes, grown by the
-   feather band, touch share one crop;
+1. the mask's 8-connected components are grouped: holes whose feather bands meet
+   share one crop;
 2. each group gets a square box centred on it, of side
    ``max(hole + band, hole * (1 + 2 * context), min(R, longer side of the image))``:
    the hole plus undamaged surroundings, and at least the model's resolution where the
@@ -71,31 +71,29 @@ class Restoration:
     notes: list[str] = field(default_factory=list)
 
 
-def _touch(a: list[int], b: list[int], gap: int) -> bool:
-    return not (a[2] + gap <= b[0] or b[2] + gap <= a[0] or a[3] + gap <= b[1] or
-                b[3] + gap <= a[1])
-
-
 def plan_crops(mask: np.ndarray, resolution: int, *, feather: int = 6,
                context: float = 0.5) -> tuple[np.ndarray, list[Crop]]:
     """Group the holes of ``mask`` and place a square crop around each group (see the
     module docstring). Returns the component labels (H, W) and the crops."""
     labels, boxes = components(mask)
     height, width = mask.shape
-    groups = [[b[0].start, b[1].start, b[0].stop, b[1].stop, [i + 1]]
-              for i, b in enumerate(boxes)]
-    merged = True
-    while merged:  # merge groups whose boxes come within two feather bands of each other
-        merged = False
-        for i in range(len(groups)):
-            for j in range(len(groups) - 1, i, -1):
-                if _touch(groups[i], groups[j], 2 * feather + 2):
-                    a, b = groups[i], groups.pop(j)
-                    groups[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]),
-                                 max(a[3], b[3]), a[4] + b[4]]
-                    merged = True
+    # holes whose feather bands (grown by a pixel) meet share a crop
+    near = ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool),
+                                   iterations=feather + 1)
+    group_of, _ = ndimage.label(near, structure=np.ones((3, 3), bool))
+    groups: dict[int, list] = {}
+    for i, box in enumerate(boxes):
+        rows, cols = np.nonzero(labels[box] == i + 1)
+        key = int(group_of[box][rows[0], cols[0]])
+        top, left, bottom, right = box[0].start, box[1].start, box[0].stop, box[1].stop
+        if key in groups:
+            g = groups[key]
+            groups[key] = [min(g[0], top), min(g[1], left), max(g[2], bottom),
+                           max(g[3], right), g[4] + [i + 1]]
+        else:
+            groups[key] = [top, left, bottom, right, [i + 1]]
     crops = []
-    for top, left, bottom, right, ids in groups:
+    for top, left, bottom, right, ids in groups.values():
         side = max(bottom - top, right - left)
         need = side + 2 * (feather + 1)
         size = max(need, min(max(math.ceil(side * (1 + 2 * context)), resolution),

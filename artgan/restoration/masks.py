@@ -32,7 +32,7 @@ from PIL import Image
 from scipy import ndimage
 
 from . import RestoreError
-from .images import Picture, open_upright
+from .images import HIGH_DEPTH, Picture, open_upright, to_8bit_grey
 
 WHITE, BLACK, OPAQUE = 250, 5, 128
 #: Less than this fraction of known pixels leaves nothing to restore from.
@@ -59,6 +59,8 @@ class Region:
 def load_mask(path: str | os.PathLike, picture: Picture) -> np.ndarray:
     """Read a mask file for ``picture`` (white = damaged) and check its size."""
     img = open_upright(path, "--mask")
+    if img.mode in HIGH_DEPTH:
+        img = to_8bit_grey(img)
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         img = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
