@@ -78,8 +78,7 @@ def plan_crops(mask: np.ndarray, resolution: int, *, feather: int = 6,
     labels, boxes = components(mask)
     height, width = mask.shape
     # holes whose feather bands (grown by a pixel) meet share a crop
-    near = ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool),
-                                   iterations=feather + 1)
+    near = ndimage.distance_transform_edt(~mask) <= feather + 1
     group_of, _ = ndimage.label(near, structure=np.ones((3, 3), bool))
     groups: dict[int, list] = {}
     for i, box in enumerate(boxes):
@@ -98,16 +97,17 @@ def plan_crops(mask: np.ndarray, resolution: int, *, feather: int = 6,
         need = side + 2 * (feather + 1)
         size = max(need, min(max(math.ceil(side * (1 + 2 * context)), resolution),
                              max(height, width)))
-
-        def place(start: int, stop: int, extent: int) -> int:
-            origin = (start + stop - size) // 2
-            if size <= extent:
-                return min(max(origin, 0), extent - size)
-            return (extent - size) // 2  # larger than the image: centred on it
-
-        crops.append(Crop(place(top, bottom, height), place(left, right, width), size,
-                          tuple(sorted(ids)), (top, left, bottom, right)))
+        crops.append(Crop(_place(top, bottom, height, size), _place(left, right, width, size),
+                          size, tuple(sorted(ids)), (top, left, bottom, right)))
     return labels, crops
+
+
+def _place(start: int, stop: int, extent: int, size: int) -> int:
+    """Where a crop of ``size`` around [start, stop) begins: centred on it, moved inside
+    [0, extent) where it fits, else centred on the image."""
+    if size <= extent:
+        return min(max((start + stop - size) // 2, 0), extent - size)
+    return (extent - size) // 2
 
 
 def _cut(array: np.ndarray, crop: Crop, fill=0) -> np.ndarray:
@@ -237,7 +237,8 @@ def restore_with_restorer(G: Generator, pixels: np.ndarray, mask: np.ndarray | N
             raise
         raise RestoreError("this artgan has no restorer support "
                            "(artgan.restoration.restorer is missing)") from None
-    device = next(G.parameters()).device
+    param = next(G.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
     image = to_tensor(to_channels(pixels, G.channels)).to(device)
     mask_t = None if mask is None else \
         torch.from_numpy(mask.astype(np.float32))[None, None].to(device)  # 1 = damaged
