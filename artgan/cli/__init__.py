@@ -44,13 +44,16 @@ def _add_builtin_commands() -> None:
     from .eval_cmd import eval_command
     from .list_cmd import list_command
     from .plugins_cmd import plugins_command
+    from .project_cmd import project_command
     from .report_cmd import report_command
+    from .restore_cmd import restore_command
     from .run_cmd import run_command
     from .sample_cmd import sample_command
     from .walk_cmd import walk_command
 
-    for command in (run_command, sample_command, walk_command, eval_command, report_command,
-                    list_command, plugins_command):
+    for command in (run_command, sample_command, walk_command, project_command,
+                    restore_command, eval_command, report_command, list_command,
+                    plugins_command):
         cli.add_command(command)
 
 
