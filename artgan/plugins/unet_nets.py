@@ -51,6 +51,9 @@ class UNetGenerator(Generator):
     num_classes=0, condition_channels)``; labels are not used (``num_classes`` is
     accepted and ignored)."""
 
+    #: Cannot be built without input images (``condition_channels`` > 0).
+    requires_condition = True
+
     def __init__(self, options, *, resolution: int, channels: int, num_classes: int = 0,
                  condition_channels: int = 0):
         if condition_channels <= 0:
