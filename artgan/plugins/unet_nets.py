@@ -32,16 +32,15 @@ def unet_depth(wanted: int, resolution: int) -> int:
         while depth < MAX_DEPTH and resolution % 2 ** (depth + 1) == 0:
             depth += 1
         if depth < 2:
-            raise ValueError(f"generator unet needs a resolution divisible by 4 (two "
-                             f"stride-2 levels); got --resolution {resolution}")
+            raise ValueError(f"the U-Net needs a resolution divisible by 4 (two stride-2 "
+                             f"levels); got --resolution {resolution}")
         return depth
     if not 2 <= wanted <= MAX_DEPTH:
-        raise ValueError(f"generator unet: -o gen.depth must be 0 (auto) or 2 to "
-                         f"{MAX_DEPTH}; got {wanted}")
+        raise ValueError(f"-o gen.depth must be 0 (auto) or 2 to {MAX_DEPTH}; got {wanted}")
     if resolution % 2 ** wanted:
-        raise ValueError(f"generator unet: -o gen.depth={wanted} needs a resolution "
-                         f"divisible by {2 ** wanted}; got --resolution {resolution} "
-                         f"(use -o gen.depth=0 for the most that fit)")
+        raise ValueError(f"-o gen.depth={wanted} needs a resolution divisible by "
+                         f"{2 ** wanted}; got --resolution {resolution} (-o gen.depth=0 "
+                         f"uses the most levels that fit)")
     return wanted
 
 
@@ -57,7 +56,7 @@ class UNetGenerator(Generator):
     def __init__(self, options, *, resolution: int, channels: int, num_classes: int = 0,
                  condition_channels: int = 0):
         if condition_channels <= 0:
-            raise ValueError("generator unet is image to image: it needs input images (a "
+            raise ValueError("the U-Net is image to image: it needs input images (a "
                              "damaged image and its mask) from the data; use --data "
                              "damage:SPEC, for example --data damage:folder:./paintings")
         super().__init__(z_dim=0, resolution=resolution, channels=channels,
@@ -93,7 +92,7 @@ class UNetGenerator(Generator):
                 condition: torch.Tensor | None = None) -> torch.Tensor:
         h, w = condition.shape[-2:]
         if h % self.size_multiple or w % self.size_multiple:
-            raise ValueError(f"generator unet (depth {self.depth}) needs sides divisible by "
+            raise ValueError(f"the U-Net (depth {self.depth}) needs sides divisible by "
                              f"{self.size_multiple}, got {h}x{w}; pad the image "
                              f"(artgan.core.tiles.apply_tiled does)")
         skips, x = [], condition

@@ -27,8 +27,7 @@ from artgan.core.tiles import apply_tiled
 
 
 def _mask_batch(mask: torch.Tensor | None, n: int, h: int, w: int) -> torch.Tensor:
-    """The mask as (N, 1, H, W) bool, True where damaged. Accepts (H, W), (1, H, W) or
-    (N, 1, H, W), bool or numbers (> 0 is damaged, so {0, 1} and {-1, +1} both work)."""
+    """The mask as (N, 1, H, W) bool on the CPU, True where damaged."""
     if mask is None:
         return torch.zeros(n, 1, h, w, dtype=torch.bool)
     m = torch.as_tensor(mask)
@@ -46,8 +45,9 @@ def restore_with_network(G: Generator, image: torch.Tensor, mask: torch.Tensor |
                          keep_unmasked: bool | None = None) -> torch.Tensor:
     """The restored ``image`` ((C, H, W) or (N, C, H, W), float in [-1, 1], any size).
 
-    ``mask`` marks the pixels known to be damaged (see :func:`_mask_batch` for the
-    accepted forms); None: none known. ``G`` is an image-to-image generator whose input
+    ``mask`` marks the pixels known to be damaged: (H, W), (1, H, W) or (N, 1, H, W),
+    bool or numbers (> 0 is damaged, so {0, 1} and the condition's {-1, +1} both work);
+    None: none known. ``G`` is an image-to-image generator whose input
     is the image and the mask (``condition_channels = C + 1``); it runs in eval mode
     under ``torch.no_grad()`` on its own device (its mode is restored afterwards), on
     tiles of at most ``tile`` pixels sharing ``overlap`` pixels when the image is
