@@ -227,8 +227,10 @@ def test_folder_inner_source_counts_skips_and_takes_inner_options(tmp_path):
     ("demo", {"inner": "sise=8"}, "unknown option sise for -o data.inner (the demo source); "
                                   "valid options: seed, size"),
     ("demo", {"inner": "size"}, "-o data.inner: expected KEY=VALUE pairs"),
-    ("./paintings", None, "did you mean --data folder:./paintings"),
-    ("pictures:x", None, "unknown data 'pictures'"),
+    ("./paintings", None, "--data damage:./paintings: './paintings' looks like a path; did "
+                          "you mean --data damage:folder:./paintings ?"),
+    ("pictures:x", None, "--data damage:pictures:x: unknown data 'pictures'. Known data "
+                         "sources: damage, demo, folder."),
 ])
 def test_errors_name_the_option_or_flag(spec, options, message):
     with pytest.raises(DataSourceError) as info:

@@ -61,10 +61,13 @@ def _inner_spec(argument: str | None) -> tuple[Any, str, str | None]:
     registry = components.load_plugins()
     try:
         name, inner_argument = parse_data_spec(argument, registry)
+    except ArtganError:  # a path: the only spec parse_data_spec refuses
+        raise DataSourceError(f"--data damage:{argument}: {argument!r} looks like a path; "
+                              f"did you mean --data damage:folder:{argument} ?") from None
+    try:
         entry = registry.get("data", name)
     except ArtganError as exc:
-        raise DataSourceError(f"--data damage:{argument}: {exc} (SPEC is another data "
-                              f"spec, such as folder:./paintings)") from None
+        raise DataSourceError(f"--data damage:{argument}: {exc}") from None
     if entry.name == NAME:
         raise DataSourceError(f"--data damage:{argument}: damage cannot wrap another damage "
                               f"source; list all kinds in one: -o data.kinds=holes,cracks,...")

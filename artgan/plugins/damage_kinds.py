@@ -58,24 +58,23 @@ def _luma(image: torch.Tensor) -> torch.Tensor:
 def segments_mask(height: int, width: int, segments: list[tuple[float, float, float, float]],
                   radius: torch.Tensor | list[float]) -> torch.Tensor:
     """(H, W) bool: pixel centres within ``radius[s]`` pixels of segment s, each
-    ``(x0, y0, x1, y1)`` in pixels (round-capped thick lines, as a brush draws them)."""
-    mask = torch.zeros(height * width, dtype=torch.bool)
-    if not segments:
-        return mask.view(height, width)
-    ys, xs = torch.meshgrid(torch.arange(height) + 0.5, torch.arange(width) + 0.5,
-                            indexing="ij")
-    points = torch.stack([xs.reshape(-1), ys.reshape(-1)], 1)  # (P, 2)
-    seg = torch.tensor(segments, dtype=torch.float32).view(-1, 2, 2)
-    radius = torch.as_tensor(radius, dtype=torch.float32).expand(seg.shape[0])
-    for start in range(0, seg.shape[0], 16):  # 16 segments at a time: (P, 16) distances
-        a, b = seg[start:start + 16, 0], seg[start:start + 16, 1]
-        ab = b - a
+    ``(x0, y0, x1, y1)`` in pixels (round-capped thick lines, as a brush draws them).
+    Each segment is measured only over the pixels of its bounding box."""
+    mask = torch.zeros(height, width, dtype=torch.bool)
+    radii = torch.as_tensor(radius, dtype=torch.float32).expand(len(segments)).tolist()
+    for (x0, y0, x1, y1), r in zip(segments, radii):
+        left, right = max(0, math.floor(min(x0, x1) - r)), min(width, math.ceil(max(x0, x1) + r))
+        top, bottom = max(0, math.floor(min(y0, y1) - r)), min(height, math.ceil(max(y0, y1) + r))
+        if left >= right or top >= bottom:
+            continue
+        px = torch.arange(left, right, dtype=torch.float32) + 0.5 - x0  # (w,) p - a
+        py = torch.arange(top, bottom, dtype=torch.float32)[:, None] + 0.5 - y0  # (h, 1)
+        dx, dy = x1 - x0, y1 - y0
         # t = clamp(<p - a, b - a> / |b - a|^2, 0, 1): the closest point of the segment
-        t = ((points[:, None] - a) * ab).sum(-1) / ab.square().sum(-1).clamp_min(1e-8)
-        closest = a + t.clamp(0, 1)[..., None] * ab
-        dist2 = (points[:, None] - closest).square().sum(-1)
-        mask |= (dist2 <= radius[start:start + 16].square()).any(1)
-    return mask.view(height, width)
+        t = ((px * dx + py * dy) / max(dx * dx + dy * dy, 1e-8)).clamp(0, 1)
+        inside = (px - t * dx).square() + (py - t * dy).square() <= r * r
+        mask[top:bottom, left:right] |= inside
+    return mask
 
 
 def _paint(image: torch.Tensor, mask: torch.Tensor, colour: torch.Tensor,
