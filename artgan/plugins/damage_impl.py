@@ -53,8 +53,8 @@ def parse_inner_options(text: str) -> dict[str, str]:
     return values
 
 
-def _inner_spec(argument: str | None) -> tuple[Any, str, str | None]:
-    """The registry entry, name and argument of the inner spec, checked."""
+def _inner_spec(argument: str | None) -> tuple[Any, str | None]:
+    """The registry entry and the argument of the inner spec, checked."""
     if not argument or not argument.strip():
         raise DataSourceError("damage needs the data to damage: --data damage:SPEC, for "
                               "example --data damage:folder:./paintings or damage:demo")
@@ -71,10 +71,11 @@ def _inner_spec(argument: str | None) -> tuple[Any, str, str | None]:
     if entry.name == NAME:
         raise DataSourceError(f"--data damage:{argument}: damage cannot wrap another damage "
                               f"source; list all kinds in one: -o data.kinds=holes,cracks,...")
-    return entry, entry.name, inner_argument
+    return entry, inner_argument
 
 
 def _inner_options(entry, text: str) -> Any:
+    """The inner source's options instance from ``-o data.inner=...``, validated."""
     try:
         return build_options(entry.options, parse_inner_options(text),
                              owner=f"-o data.inner (the {entry.name} source)")
@@ -134,13 +135,13 @@ class DamagedDataSource(DataSource):
                      ) -> int | None:
         """What the inner source counts (``--recipe auto`` reads it), or None."""
         try:
-            entry, _, inner_argument = _inner_spec(argument)
+            entry, inner_argument = _inner_spec(argument)
             factory = entry.load_factory()
             counter = getattr(getattr(factory, "__self__", factory), "count_images", None)
             if counter is None:
                 return None
-            return counter(inner_argument, _inner_options(entry, (options or
-                                                                  DamageOptions()).inner))
+            return counter(inner_argument,
+                           _inner_options(entry, (options or DamageOptions()).inner))
         except DataSourceError:
             return None  # reported when the source is built
 
@@ -150,8 +151,8 @@ class DamagedDataSource(DataSource):
         """The registered factory: ``argument`` is the inner SPEC of ``damage:SPEC``."""
         options = options or DamageOptions()
         plan = DamagePlan.from_options(options)
-        entry, name, inner_argument = _inner_spec(argument)
-        inner = components.build("data", name, vars(_inner_options(entry, options.inner)),
-                                     inner_argument, resolution=resolution, channels=channels,
-                                     seed=seed)
+        entry, inner_argument = _inner_spec(argument)
+        inner_options = vars(_inner_options(entry, options.inner))
+        inner = components.build("data", entry.name, inner_options, inner_argument,
+                                 resolution=resolution, channels=channels, seed=seed)
         return cls(inner, plan, seed=seed)
