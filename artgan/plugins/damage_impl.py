@@ -7,7 +7,10 @@ The input of each example (``condition``, what the restorer sees) is::
                mask (1 channel: +1 where a pixel is known to be damaged, -1 elsewhere)])
 
 The mask marks the local damage (holes, strokes, cracks, scratches); global degradations
-(blur, noise, JPEG, fading, colour cast) are not in it. The damage of image ``i`` in
+(blur, noise, JPEG, fading, colour cast) are not in it. Kinds apply in the order of
+:data:`~artgan.plugins.damage.KINDS`: fading and casts first, then the local damage, then
+blur, noise and JPEG over everything (as in a photo of the damaged painting), so those
+may smear local damage a pixel or two beyond its mask. The damage of image ``i`` in
 epoch ``e`` is a pure function of (seed, e, i): every epoch shows each image with new
 damage, and a resumed or distributed run sees the same damage as an uninterrupted one.
 """
