@@ -36,15 +36,36 @@ def _all_finite(tensors: list[torch.Tensor]) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in tensors)
 
 
+def _requires_condition(name: str) -> bool:
+    """Whether the generator's class declares ``requires_condition = True`` (an
+    image-to-image generator that cannot be built without input images)."""
+    factory = get_registry().get("generator", name).load_factory()
+    owner = factory if isinstance(factory, type) else getattr(factory, "__self__", None)
+    return bool(getattr(owner, "requires_condition", False))
+
+
 def check_generator(name: str, options: dict | None = None, *, num_classes: int = 0,
-                    batch: int = 4, **shape) -> Generator:
-    """The generator builds, returns (N, C, R, R) in [-1, 1], and back-propagates."""
+                    condition_channels: int | None = None, batch: int = 4,
+                    **shape) -> Generator:
+    """The generator builds, returns (N, C, R, R) in [-1, 1], and back-propagates.
+
+    An image-to-image generator gets random input images (condition) of
+    ``condition_channels`` channels; by default ``channels + 1`` (an image and a mask)
+    when its class sets ``requires_condition = True``, else none.
+    """
     shape = {**SMALL, **shape}
-    G = get_registry().build("generator", name, options, num_classes=num_classes, **shape)
+    if condition_channels is None:
+        condition_channels = shape["channels"] + 1 if _requires_condition(name) else 0
+    G = get_registry().build("generator", name, options, num_classes=num_classes,
+                             condition_channels=condition_channels, **shape)
     assert isinstance(G, Generator), f"generator {name!r} is not an artgan.core.Generator"
     z = G.sample_z(batch)
     y = torch.arange(batch) % num_classes if G.conditional else None
-    out = G(z, y)
+    condition = None
+    if G.image_conditioned:
+        condition = torch.rand(batch, G.condition_channels, shape["resolution"],
+                               shape["resolution"]) * 2 - 1
+    out = G(z, y, condition)
     assert out.shape == (batch, shape["channels"], shape["resolution"], shape["resolution"])
     assert out.min() >= -1.0001 and out.max() <= 1.0001, \
         f"generator {name!r} output leaves [-1, 1]: [{out.min():.3f}, {out.max():.3f}]"
@@ -159,14 +180,18 @@ def _check_scalar(name: str, phase: str, out: dict) -> None:
 
 def check_data_source(name: str, argument: str | None = None, options: dict | None = None, *,
                       resolution: int = 16, channels: int = 3, batch: int = 4):
-    """Batches are (N, C, R, R) float in [-1, 1]; labels match the class count."""
+    """Batches are (N, C, R, R) float in [-1, 1]; labels match the class count; input
+    images (with ``condition_channels``) are in [-1, 1] too."""
     data = get_registry().build("data", name, options, argument, resolution=resolution,
                                 channels=channels, seed=0)
     assert len(data) > 0, f"data source {name!r} is empty"
     n = min(batch, len(data))
-    images, labels = data.load_batch(torch.arange(n))
+    images, labels, condition = data.load(torch.arange(n))
     assert images.min() >= -1.0001 and images.max() <= 1.0001, \
         f"data source {name!r}: images leave [-1, 1]"
+    if data.condition_channels:
+        assert condition.min() >= -1.0001 and condition.max() <= 1.0001, \
+            f"data source {name!r}: input images (condition) leave [-1, 1]"
     if data.labelled:
         assert labels.dtype == torch.int64 and int(labels.max()) < data.num_classes
     else:

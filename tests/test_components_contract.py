@@ -69,13 +69,15 @@ def test_metric_contract(name, random_inception):
 
 @pytest.mark.parametrize("name", names("data"))
 def test_data_source_contract(name, tmp_path):
-    argument = None
+    argument, options = None, None
     if name == "folder":
         from PIL import Image
         for i in range(3):
             Image.new("RGB", (20, 20), (40 * i, 0, 0)).save(tmp_path / f"{i}.png")
         argument = str(tmp_path)
-    testing.check_data_source(name, argument)
+    elif name == "damage":  # damage wraps another source: the demo art, 8 images
+        argument, options = "demo", {"inner": "size=8"}
+    testing.check_data_source(name, argument, options)
 
 
 def test_contract_check_catches_a_generator_that_leaves_the_range():
