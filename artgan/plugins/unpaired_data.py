@@ -1,10 +1,11 @@
 """The ``unpaired`` data source: two sets of images of different domains, not paired.
 
 ``--data unpaired:SPEC_A,SPEC_B``, each SPEC written as after ``--data``
-(``folder:./photos``). Splitting: the first comma that is followed by the name of a data
-source and a colon (``,folder:``) separates the sides; every other comma belongs to a
-path, so ``unpaired:folder:./a,b,folder:./monet`` reads ``./a,b`` and ``./monet``. (Only
-a path that itself contains ``,folder:`` cannot be written; rename or link it.)
+(``folder:./photos``, or a bare name such as ``demo``). Splitting: the comma followed by
+the name of a data source and a colon (``,folder:``), or by a name that ends the text
+(``,demo``), separates the sides; every other comma belongs to a path, so
+``unpaired:folder:./a,b,folder:./monet`` reads ``./a,b`` and ``./monet``. (Only a path
+that itself contains ``,folder:`` cannot be written; rename or link it.)
 
 Each side is built through the registry at about 1.12x the resolution (option
 ``load_scale``), so it keeps its own loading rules (the folder source's skipping of bad
@@ -47,11 +48,15 @@ def _registry():
 
 def split_sides(argument: str | None, data_names: list[str]) -> tuple[str, str]:
     """``"folder:./a,folder:./b"`` -> ``("folder:./a", "folder:./b")``: split at the commas
-    followed by a data source name and a colon (see the module docstring)."""
+    followed by a data source name and a colon or the end (see the module docstring)."""
     if not argument or not argument.strip():
         raise DataSourceError(f"unpaired needs two data sources: {USAGE}")
     names = "|".join(re.escape(n) for n in sorted(data_names, key=len, reverse=True))
-    parts = re.split(rf",\s*(?=(?:{names}):)", argument.strip(), flags=re.IGNORECASE)
+    parts = re.split(rf",\s*(?=(?:{names})(?::|$))", argument.strip(), flags=re.IGNORECASE)
+    stray = re.search(r",\s*([A-Za-z][A-Za-z0-9_-]+):", argument) if len(parts) == 1 else None
+    if stray:  # a second side whose source name is not registered
+        raise DataSourceError(f"unpaired:{argument}: unknown data source {stray.group(1)!r} "
+                              f"for side B; known data sources: {', '.join(data_names)}")
     if len(parts) != 2 or not all(p.strip() for p in parts):
         got = f"{len(parts)} source{'s' if len(parts) != 1 else ''}"
         hint = (" (each side needs its source name: unpaired:folder:./photos,folder:./monet)"
