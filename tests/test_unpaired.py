@@ -101,6 +101,13 @@ def test_crops_and_flips_are_windows_of_the_loaded_images(sides):
             seen.add(find_window(batch.images[k], full_b[k]))
     assert {flipped for *_, flipped in seen} == {False, True}
     assert len({(top, left) for top, left, _ in seen}) > 10
+    fixed = data.preview(7)
+    assert fixed.images.shape == fixed.condition.shape == (7, 3, R, R)
+    data.set_epoch(9)
+    assert torch.equal(data.preview(7).condition, fixed.condition)  # the same every epoch
+    centre = data.sides[0].load(torch.tensor([2])).images[..., 4:4 + R, 4:4 + R]
+    assert torch.equal(fixed.condition[2:3], centre) and torch.equal(fixed.condition[5:6],
+                                                                     centre)
     plain = unpaired(*sides, load_scale=1.0, flip=False)
     assert plain.load_size == R
     a, b = plain.pairs(torch.arange(5))
@@ -145,6 +152,13 @@ def test_a_comma_in_a_path_belongs_to_the_path(tmp_path):
     assert split_sides("FOLDER:x, demo:waves", ["folder", "demo"]) == ("FOLDER:x", "demo:waves")
 
 
+def test_no_argument_is_the_demo_pair_stripes_to_waves():
+    data = get_registry().build("data", "unpaired", {}, None, resolution=R, channels=3, seed=0)
+    assert data.specs == ("demo:stripes", "demo:waves") and len(data) == 256
+    assert data.sides[0].styles == ("stripes",) and data.sides[1].styles == ("waves",)
+    testing.check_data_source("unpaired")
+
+
 def test_grey_sides_and_demo_sides_with_forwarded_options():
     data = get_registry().build("data", "unpaired", {"size": 6}, "demo:stripes,demo:waves",
                                 resolution=R, channels=1, seed=0)
@@ -161,7 +175,6 @@ def test_grey_sides_and_demo_sides_with_forwarded_options():
 
 
 @pytest.mark.parametrize("argument,message", [
-    (None, "unpaired needs two data sources"),
     ("folder:./a", "expected exactly two data sources, got 1 source;"),
     ("folder:./a,./b", "each side needs its source name"),
     ("folder:./a,folder:./b,folder:./c", "got 3 sources"),

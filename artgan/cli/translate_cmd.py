@@ -64,10 +64,17 @@ def plan_outputs(source: Path, out: Path) -> list[tuple[Path, Path]]:
 
 def _read(read_image, path: Path, channels: int):
     """The image, or why it cannot be used (any decoder failure skips the file only)."""
+    from PIL import Image
+
     try:
         return read_image(path, channels)
-    except Exception as exc:  # corrupt, truncated, not an image, decompression bomb
-        return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    except Image.UnidentifiedImageError:
+        return "not an image (unrecognised file contents)"
+    except Image.DecompressionBombError:
+        return "too large (over Pillow's MAX_IMAGE_PIXELS, decompression-bomb guard)"
+    except Exception as exc:  # corrupt or truncated: skip the file, not the run
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return f"corrupt or truncated: {detail[:100]}"
 
 
 def _progress():

@@ -3,7 +3,8 @@
 ``--data unpaired:folder:./photos,folder:./monet`` trains a ``cyclegan`` to turn photos
 (domain A) into Monets (domain B). Each side is any registered data source of images,
 written as it would be after ``--data`` (``folder:PATH``, ``demo:stripes``), so each
-keeps that source's skipping of bad files and its disk cache. See
+keeps that source's skipping of bad files and its disk cache. ``--data unpaired`` alone
+is the built-in demo pair, stripes (A) to waves (B). See
 :class:`artgan.plugins.unpaired_data.UnpairedDataSource`.
 
 This hook module does not import torch.
@@ -35,7 +36,7 @@ class UnpairedOptions:
                              "core).", min=0)
     draft: bool = option(True, "Passed to each side (folder): reduced-size JPEG decoding.")
     size: int = option(0, "Passed to each side (demo): images to render (0: the side's "
-                          "default).", min=0)
+                          "default; 256 for the default demo pair).", min=0)
 
 
 #: The options above that go to the sides rather than to the unpaired source itself.
@@ -46,5 +47,6 @@ FORWARDED = ("cache", "min_side", "max_megapixels", "workers", "draft", "size")
 def register_data_sources(register):
     register("unpaired", "artgan.plugins.unpaired_data:UnpairedDataSource.from_spec",
              description="Two unpaired image sets for translation (--gen cyclegan): "
-                         "unpaired:folder:A,folder:B; random crops and flips.",
+                         "unpaired:folder:A,folder:B (alone: demo stripes to waves); "
+                         "random crops and flips.",
              options=UnpairedOptions)

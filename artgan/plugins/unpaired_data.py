@@ -17,6 +17,10 @@ permutation are a pure function of (seed, epoch, index): the trainer calls
 :meth:`~UnpairedDataSource.set_epoch` before each epoch, so resumed and distributed runs
 see the same ones.
 
+``--data unpaired`` with no argument is the built-in demo pair ``demo:stripes,demo:waves``
+(:data:`DEMO_PAIR`, 256 images a side unless ``-o data.size=N``), to try a translation
+model without images of one's own.
+
 A batch is ``images`` = the B images (the target domain: the real images the
 discriminator of B sees) and ``condition`` = the A images (what the generator
 translates); no labels.
@@ -31,12 +35,15 @@ from typing import Any
 import torch
 
 from artgan.core.config import parse_data_spec
-from artgan.core.data import DataSource, DataSourceError, SkipReport
+from artgan.core.data import Batch, DataSource, DataSourceError, SkipReport
 from artgan.core.errors import ArtganError
 from artgan.core.options import build_options
 from artgan.plugins.unpaired import FORWARDED, UnpairedOptions
 
 SIDES = ("A", "B")
+#: ``--data unpaired`` alone: the built-in demo art, stripes (A) to waves (B), with
+#: :data:`DEMO_SIZE` images a side unless ``-o data.size=N``; nothing to download.
+DEMO_PAIR, DEMO_SIZE = ("demo:stripes", "demo:waves"), 256
 USAGE = "--data unpaired:folder:A,folder:B (domain A first, e.g. photos, then B, e.g. monet)"
 
 
@@ -48,9 +55,10 @@ def _registry():
 
 def split_sides(argument: str | None, data_names: list[str]) -> tuple[str, str]:
     """``"folder:./a,folder:./b"`` -> ``("folder:./a", "folder:./b")``: split at the commas
-    followed by a data source name and a colon or the end (see the module docstring)."""
+    followed by a data source name and a colon or the end (see the module docstring).
+    No argument: :data:`DEMO_PAIR`."""
     if not argument or not argument.strip():
-        raise DataSourceError(f"unpaired needs two data sources: {USAGE}")
+        return DEMO_PAIR
     names = "|".join(re.escape(n) for n in sorted(data_names, key=len, reverse=True))
     parts = re.split(rf",\s*(?=(?:{names})(?::|$))", argument.strip(), flags=re.IGNORECASE)
     stray = re.search(r",\s*([A-Za-z][A-Za-z0-9_-]+):", argument) if len(parts) == 1 else None
@@ -66,16 +74,18 @@ def split_sides(argument: str | None, data_names: list[str]) -> tuple[str, str]:
     return parts[0].strip(), parts[1].strip()
 
 
-def _side_options(entry, options: UnpairedOptions) -> dict[str, Any]:
+def _side_options(entry, options: UnpairedOptions, demo_pair: bool = False) -> dict[str, Any]:
     """The options of one side: the forwarded ones set here that its source also has,
     and ``labels=none`` (domains have no classes; the folder source would otherwise skip
-    images lying beside class subfolders)."""
+    images lying beside class subfolders). ``demo_pair``: the default pair's size."""
     fields = {f.name for f in dataclasses.fields(entry.options)}
     defaults = UnpairedOptions()
     values = {key: getattr(options, key) for key in FORWARDED
               if key in fields and getattr(options, key) != getattr(defaults, key)}
     if "labels" in fields:
         values["labels"] = "none"
+    if demo_pair and "size" in fields:
+        values.setdefault("size", DEMO_SIZE)
     return values
 
 
@@ -182,6 +192,17 @@ class UnpairedDataSource(DataSource):
         images_b = self.sides[1].load(b_idx).images
         return (self._crop_flip(images_b, idx, 1), None, self._crop_flip(images_a, idx, 0))
 
+    def preview(self, n: int) -> Batch:
+        """The first ``n`` A images (and B images, cycled), centre-cropped and unflipped,
+        whatever the epoch: fixed inputs for the training grid (source | translated |
+        reconstructed)."""
+        r, start = self.resolution, (self.load_size - self.resolution) // 2
+        window = (slice(None), slice(None), slice(start, start + r), slice(start, start + r))
+        idx = torch.arange(n)
+        images_b = self.sides[1].load(idx % len(self.sides[1])).images[window]
+        images_a = self.sides[0].load(idx % len(self.sides[0])).images[window]
+        return Batch(images_b.contiguous(), None, images_a.contiguous())
+
     @classmethod
     def count_images(cls, argument: str | None, options: UnpairedOptions | None = None
                      ) -> int | None:
@@ -195,7 +216,8 @@ class UnpairedDataSource(DataSource):
                 entry, side_argument = _parse_side(spec, side)
                 factory = entry.load_factory()
                 counter = getattr(getattr(factory, "__self__", factory), "count_images", None)
-                side_options = build_options(entry.options, _side_options(entry, options),
+                side_options = build_options(entry.options,
+                                             _side_options(entry, options, specs == DEMO_PAIR),
                                              owner=f"--data unpaired side {side}")
                 counts.append(None if counter is None else counter(side_argument, side_options))
         except Exception:  # reported properly when the source is built
@@ -214,9 +236,9 @@ class UnpairedDataSource(DataSource):
         for side, spec in zip(SIDES, specs):
             entry, side_argument = _parse_side(spec, side)
             try:
-                sides.append(_registry().build("data", entry.name, _side_options(entry, options),
-                                               side_argument, resolution=size,
-                                               channels=channels, seed=seed))
+                side_options = _side_options(entry, options, specs == DEMO_PAIR)
+                sides.append(_registry().build("data", entry.name, side_options, side_argument,
+                                               resolution=size, channels=channels, seed=seed))
             except ArtganError as exc:
                 raise DataSourceError(f"unpaired side {side} ({spec}): {exc}") from exc
         return cls(*sides, resolution=resolution, channels=channels, seed=seed,
