@@ -356,3 +356,58 @@ def test_loss_state_holds_both_pools_and_resumes_identically():
         resumed = build_loss(pool_size=3)
         resumed.load_state_dict(state)
         assert d_losses(resumed, 6) == ahead
+
+
+# -- resume, with a minimal stand-in for the trainer -----------------------------------------
+def mini_run(tmp_path, steps, state=None):
+    """``steps`` CycleGAN steps on the demo pair (D phase, then G phase, as the trainer
+    orders them); returns the state a checkpoint would hold (weights, optimisers, loss
+    state, CPU RNG) after them. ``state``: resume from it."""
+    data = get_registry().build("data", "unpaired", {"size": 4}, None, resolution=16,
+                                channels=3, seed=0)
+    torch.manual_seed(0)
+    G, D = build("generator", options={**SMALL_G, "blocks": 1}), build("discriminator",
+                                                                       options=SMALL_D)
+    loss = build_loss(pool_size=3)
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    start = 0
+    if state is not None:
+        state = roundtrip(state)
+        G.load_state_dict(state["generator"])
+        D.load_state_dict(state["discriminator"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        loss.load_state_dict(state["loss"])
+        torch.set_rng_state(state["rng"])
+        start = state["step"]
+    per_epoch = 2  # 4 examples, batch 2
+    for step in range(start, start + steps):
+        epoch, b = divmod(step, per_epoch)
+        data.set_epoch(epoch)
+        batch = data.load(data.epoch_indices(epoch, 0)[2 * b:2 * b + 2])
+        fake = G(G.sample_z(2), None, batch.condition)
+        out = loss.discriminator_loss(G, D, batch.images, fake.detach(), None,
+                                      condition=batch.condition)
+        opt_d.zero_grad()
+        out["loss"].backward()
+        opt_d.step()
+        D.requires_grad_(False)
+        out = loss.generator_loss(G, D, batch.images, fake, None, condition=batch.condition)
+        opt_g.zero_grad()
+        out["loss"].backward()
+        opt_g.step()
+        D.requires_grad_(True)
+    return {"generator": G.state_dict(), "discriminator": D.state_dict(),
+            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+            "loss": loss.state_dict(), "rng": torch.get_rng_state(), "step": start + steps}
+
+
+def test_resuming_continues_bit_for_bit_on_the_cpu(tmp_path):
+    straight = mini_run(tmp_path, 5)
+    resumed = mini_run(tmp_path, 2, state=mini_run(tmp_path, 3))
+    for key in ("generator", "discriminator"):
+        for name, value in straight[key].items():
+            assert torch.equal(value, resumed[key][name]), f"{key}.{name}"
+    for pool in ("pool_a", "pool_b"):
+        assert torch.equal(straight["loss"][pool]["images"], resumed["loss"][pool]["images"])
