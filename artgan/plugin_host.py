@@ -119,11 +119,11 @@ def get_host() -> PluginHost:
         pm.enable_tracing()
     disabled = _disabled_names()
     plugins: dict[str, PluginInfo] = {}
-    for short, spec in read_catalogue().get("builtin", {}).items():
+    for short, module in read_catalogue().get("builtin", {}).items():
         name = BUILTIN_PREFIX + short
         if name in disabled or short in disabled:
             continue
-        pm.register(importlib.import_module(spec["module"]), name=name)
+        pm.register(importlib.import_module(module), name=name)
         plugins[name] = PluginInfo(name, "artgan", _version(), builtin=True)
     _load_entry_points(pm, plugins, disabled)
     _check_hook_names(pm, plugins)

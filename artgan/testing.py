@@ -20,7 +20,7 @@ import numbers
 
 import torch
 
-from .core.loss import Loss
+from .core.loss import Loss, accepts
 from .core.metric import Metric
 from .core.networks import Discriminator, Generator
 from .plugin_host import get_registry
@@ -36,12 +36,12 @@ def _all_finite(tensors: list[torch.Tensor]) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in tensors)
 
 
-def _requires_condition(name: str) -> bool:
-    """Whether the generator's class declares ``requires_condition = True`` (an
-    image-to-image generator that cannot be built without input images)."""
-    factory = get_registry().get("generator", name).load_factory()
-    owner = factory if isinstance(factory, type) else getattr(factory, "__self__", None)
-    return bool(getattr(owner, "requires_condition", False))
+def _condition_channels(name: str, channels: int) -> int:
+    """The input-image channels generator ``name`` expects for ``channels``-channel images
+    (its class's ``condition_channels_for``; 0 for generators that start from noise)."""
+    cls = get_registry().get("generator", name).component_class()
+    return cls.condition_channels_for(channels) if hasattr(cls, "condition_channels_for") \
+        else 0
 
 
 def check_generator(name: str, options: dict | None = None, *, num_classes: int = 0,
@@ -50,22 +50,20 @@ def check_generator(name: str, options: dict | None = None, *, num_classes: int 
     """The generator builds, returns (N, C, R, R) in [-1, 1], and back-propagates.
 
     An image-to-image generator gets random input images (condition) of
-    ``condition_channels`` channels; by default ``channels + 1`` (an image and a mask)
-    when its class sets ``requires_condition = True``, else none.
+    ``condition_channels`` channels; by default as many as its class's
+    ``Generator.condition_channels_for(channels)`` says (a restorer: the image and a mask).
     """
     shape = {**SMALL, **shape}
     if condition_channels is None:
-        condition_channels = shape["channels"] + 1 if _requires_condition(name) else 0
+        condition_channels = _condition_channels(name, shape["channels"])
+    conditioned = {"condition_channels": condition_channels} if condition_channels else {}
     G = get_registry().build("generator", name, options, num_classes=num_classes,
-                             condition_channels=condition_channels, **shape)
+                             **conditioned, **shape)
     assert isinstance(G, Generator), f"generator {name!r} is not an artgan.core.Generator"
     z = G.sample_z(batch)
     y = torch.arange(batch) % num_classes if G.conditional else None
-    condition = None
-    if G.image_conditioned:
-        condition = torch.rand(batch, G.condition_channels, shape["resolution"],
-                               shape["resolution"]) * 2 - 1
-    out = G(z, y, condition)
+    condition = _condition(G, batch, shape["resolution"])
+    out = G(z, y, condition) if condition is not None else G(z, y)
     assert out.shape == (batch, shape["channels"], shape["resolution"], shape["resolution"])
     assert out.min() >= -1.0001 and out.max() <= 1.0001, \
         f"generator {name!r} output leaves [-1, 1]: [{out.min():.3f}, {out.max():.3f}]"
@@ -73,6 +71,24 @@ def check_generator(name: str, options: dict | None = None, *, num_classes: int 
     grads = _grads(G)
     assert grads and _all_finite(grads), f"generator {name!r}: missing or non-finite gradients"
     return G
+
+
+def _condition(G: Generator, batch: int, resolution: int) -> torch.Tensor | None:
+    """An input image for an image-to-image generator (None for the others)."""
+    if not G.image_conditioned:
+        return None
+    return torch.rand(batch, G.condition_channels, resolution, resolution) * 2 - 1
+
+
+def _networks_for(name: str, family: str) -> tuple[str, str]:
+    """The generator and discriminator to check loss ``name`` on: a generator registered
+    with ``defaults={"loss": name}`` (a translation loss needs its own networks) and its
+    default critic, else the ``family`` networks."""
+    for entry in get_registry().entries("generator"):
+        defaults = dict(entry.defaults)
+        if defaults.get("loss") == name:
+            return entry.name, defaults.get("disc", entry.name)
+    return family, family
 
 
 def check_discriminator(name: str, options: dict | None = None, *, num_classes: int = 0,
@@ -105,19 +121,33 @@ def check_loss(name: str, options: dict | None = None, *, gen: str | None = None
     must reach G; the regulariser (when ``regularize_every`` > 0) must reach D. The critic
     honours the loss's requirements: when the loss sets ``forbids_batchnorm``, a ``norm``
     option of the discriminator defaults to ``layer`` (and a critic with BatchNorm is
-    refused). ``num_classes`` > 0 checks a conditional loss with labels, by default on the
+    refused). A loss that a generator names in its registered ``defaults`` (``cyclegan``)
+    is checked on that generator and its default critic, with input images
+    (``condition``) when the generator is image-to-image. ``num_classes`` > 0 checks a conditional loss with labels, by default on the
     ``cgan`` networks.
     """
     loss = get_registry().build("loss", name, options)
     assert isinstance(loss, Loss), f"loss {name!r} is not an artgan.core.Loss"
     family = "cgan" if num_classes else "dcgan"
+    if gen is None and disc is None:
+        gen, disc = _networks_for(get_registry().get("loss", name).name, family)
     G = get_registry().build("generator", gen or family, None, num_classes=num_classes,
                              **SMALL)
     D = _critic_for(loss, name, disc or family, disc_options, num_classes)
     y = torch.arange(batch) % num_classes if num_classes else None
     real = torch.rand(batch, SMALL["channels"], 16, 16) * 2 - 1
+    condition = _condition(G, batch, 16)
 
-    out = loss.discriminator_loss(G, D, real, G(G.sample_z(batch), y).detach(), y)
+    def generate():
+        return G(G.sample_z(batch), y, condition) if condition is not None else \
+            G(G.sample_z(batch), y)
+
+    def extra(method):  # the step's input images, for losses that take them
+        return {"condition": condition} if condition is not None and \
+            accepts(method, "condition") else {}
+
+    out = loss.discriminator_loss(G, D, real, generate().detach(), y,
+                                  **extra(loss.discriminator_loss))
     _check_scalar(name, "discriminator_loss", out)
     out["loss"].backward()
     assert not _grads(G), f"loss {name!r}: discriminator_loss sends gradients into G"
@@ -125,7 +155,7 @@ def check_loss(name: str, options: dict | None = None, *, gen: str | None = None
     loss.after_discriminator_step(D)
 
     _zero(G, D)
-    out = loss.generator_loss(G, D, real, G(G.sample_z(batch), y), y)
+    out = loss.generator_loss(G, D, real, generate(), y, **extra(loss.generator_loss))
     _check_scalar(name, "generator_loss", out)
     out["loss"].backward()
     assert _grads(G) and _all_finite(_grads(G)), f"loss {name!r}: no finite G gradients"

@@ -49,11 +49,12 @@ def _add_builtin_commands() -> None:
     from .restore_cmd import restore_command
     from .run_cmd import run_command
     from .sample_cmd import sample_command
+    from .translate_cmd import translate_command
     from .walk_cmd import walk_command
 
-    for command in (run_command, sample_command, walk_command, project_command,
-                    restore_command, eval_command, report_command, list_command,
-                    plugins_command):
+    for command in (run_command, sample_command, walk_command, translate_command,
+                    project_command, restore_command, eval_command, report_command,
+                    list_command, plugins_command):
         cli.add_command(command)
 
 
