@@ -25,12 +25,14 @@ import torch.nn.functional as F
 from artgan.core.device import DeviceError, resolve_device
 from artgan.plugins.dcgan_nets import DCGANDiscriminator, DCGANGenerator
 from artgan.plugins.fastgan import FastGANDiscriminatorOptions, FastGANGeneratorOptions
+from artgan.plugins.fastgan_layers import parameter_count
 from artgan.plugins.fastgan_nets import FastGANDiscriminator, FastGANGenerator
 
 
-def _loop(G, D, images: torch.Tensor, steps: int, batch: int, device: torch.device,
-          reconstruct: bool) -> float:
-    """Hinge-loss training steps of G and D on ``images`` (uint8); seconds for ``steps``."""
+def timed_steps(G, D, images: torch.Tensor, steps: int, batch: int, device: torch.device,
+                reconstruct: bool) -> tuple[float, float]:
+    """Hinge-loss training steps of G and D on ``images`` (uint8), after one untimed
+    warm-up step: (wall-clock seconds, CPU seconds of this process) for ``steps``."""
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     n = images.shape[0]
@@ -57,30 +59,40 @@ def _loop(G, D, images: torch.Tensor, steps: int, batch: int, device: torch.devi
 
     step()  # warm-up
     _sync(device)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(steps):
         step()
     _sync(device)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def fastgan_nets(resolution: int, channels: int, ngf: int, ndf: int, device: torch.device):
+    G = FastGANGenerator(FastGANGeneratorOptions(ngf=ngf), resolution=resolution,
+                         channels=channels)
+    D = FastGANDiscriminator(FastGANDiscriminatorOptions(ndf=ndf), resolution=resolution,
+                             channels=channels)
+    return G.to(device), D.to(device)
+
+
+def dcgan_nets(resolution: int, channels: int, ngf: int, ndf: int, device: torch.device):
+    G = DCGANGenerator(ngf=ngf, resolution=resolution, channels=channels)
+    D = DCGANDiscriminator(ndf=ndf, resolution=resolution, channels=channels)
+    return G.to(device), D.to(device)
 
 
 def plain_fastgan_loop(images: torch.Tensor, steps: int, batch: int, device: torch.device,
                        resolution: int, ngf: int = 64, ndf: int = 64) -> float:
     """The hand-written FastGAN loop: returns seconds for ``steps`` steps (after one
     untimed warm-up step). ``images`` are (N, C, R, R) uint8."""
-    G = FastGANGenerator(FastGANGeneratorOptions(ngf=ngf), resolution=resolution,
-                         channels=images.shape[1]).to(device)
-    D = FastGANDiscriminator(FastGANDiscriminatorOptions(ndf=ndf), resolution=resolution,
-                             channels=images.shape[1]).to(device)
-    return _loop(G, D, images, steps, batch, device, reconstruct=True)
+    G, D = fastgan_nets(resolution, images.shape[1], ngf, ndf, device)
+    return timed_steps(G, D, images, steps, batch, device, reconstruct=True)[0]
 
 
 def plain_dcgan_loop(images: torch.Tensor, steps: int, batch: int, device: torch.device,
                      resolution: int, ngf: int = 64, ndf: int = 64) -> float:
     """The same loop for DCGAN (z_dim 100, BatchNorm), for comparison."""
-    G = DCGANGenerator(ngf=ngf, resolution=resolution, channels=images.shape[1]).to(device)
-    D = DCGANDiscriminator(ndf=ndf, resolution=resolution, channels=images.shape[1]).to(device)
-    return _loop(G, D, images, steps, batch, device, reconstruct=False)
+    G, D = dcgan_nets(resolution, images.shape[1], ngf, ndf, device)
+    return timed_steps(G, D, images, steps, batch, device, reconstruct=False)[0]
 
 
 def _sync(device: torch.device) -> None:
@@ -120,22 +132,27 @@ def main() -> None:
             [("dcgan", w, b) for b in args.batch_sizes for w in args.dcgan_widths]
     images = torch.randint(0, 256, (64, 3, args.resolution, args.resolution),
                            dtype=torch.uint8)
-    loops = {"fastgan": plain_fastgan_loop, "dcgan": plain_dcgan_loop}
-    best: dict[tuple, float] = {}
+    nets = {"fastgan": fastgan_nets, "dcgan": dcgan_nets}
+    best: dict[tuple, tuple[float, float]] = {}
     load_start = os.getloadavg()
     for _ in range(args.rounds):
         for arch, width, batch in cells:
-            seconds = loops[arch](images, args.steps, batch, device, args.resolution,
-                                  width, width) / args.steps
-            best[arch, width, batch] = min(seconds, best.get((arch, width, batch), seconds))
+            G, D = nets[arch](args.resolution, 3, width, width, device)
+            wall, cpu = timed_steps(G, D, images, args.steps, batch, device,
+                                    reconstruct=arch == "fastgan")
+            key, per_step = (arch, width, batch), (wall / args.steps, cpu / args.steps)
+            best[key] = min(per_step, best.get(key, per_step))  # the round with least wall
     load_end = os.getloadavg()
     print(f"device={device} {args.resolution}px threads={torch.get_num_threads()} "
           f"steps={args.steps} rounds={args.rounds} (best round); load average "
           f"{' '.join(f'{v:.2f}' for v in load_start)} at start, "
           f"{' '.join(f'{v:.2f}' for v in load_end)} at end")
-    print(f"{'arch':8} {'ngf=ndf':>7} {'batch':>5} {'s/step':>8} {'img/s':>8}")
-    for (arch, width, batch), seconds in best.items():
-        print(f"{arch:8} {width:7d} {batch:5d} {seconds:8.3f} {batch / seconds:8.1f}")
+    print(f"{'arch':8} {'ngf=ndf':>7} {'batch':>5} {'s/step':>8} {'CPU s/step':>10} "
+          f"{'img/s':>7} {'G params':>10} {'D params':>10}")
+    for (arch, width, batch), (wall, cpu) in best.items():
+        G, D = nets[arch](args.resolution, 3, width, width, torch.device("cpu"))
+        print(f"{arch:8} {width:7d} {batch:5d} {wall:8.3f} {cpu:10.3f} {batch / wall:7.1f} "
+              f"{parameter_count(G):10,d} {parameter_count(D):10,d}")
 
 
 if __name__ == "__main__":
