@@ -11,6 +11,20 @@ each, so that machine load affects all alike):
     python bench/fastgan_plain.py                         # 64 px, batch 16 and 32
     python bench/fastgan_plain.py --widths 16,32,64 --dcgan-widths 32,64 --threads 2
     python bench/fastgan_plain.py --resolution 256 --batch-sizes 8 --device cuda
+
+Measured on the shared 2-core development VM (--steps 2 --rounds 2, 64 px, CPU seconds
+per step, which stayed close to wall time with one thread; load average 4.1 -> 2.9;
+two threads under that load were erratic, 0.5x-10x of these):
+
+    threads=1       batch 16   batch 32    G params    D params (decoders)
+    fastgan 16        0.71       1.18      3,405,284      693,888 (186,320)
+    fastgan 32        1.71       3.19      9,419,716    2,754,816
+    fastgan 64        5.39      12.17     29,276,036   10,977,792 (2,957,120)
+    dcgan 32          0.10       0.19      1,100,224      694,656
+    dcgan 64          0.37       0.59      3,576,704    2,765,568
+
+The decoders and their L1 + MS-SSIM objective are about 30% of a FastGAN step
+(ngf = ndf = 16 and 32, batch 32, with -o disc.recon_weight=0: 0.91 and 2.83 s).
 """
 
 from __future__ import annotations
