@@ -23,9 +23,33 @@ import torch
 from .core.loss import Loss, accepts
 from .core.metric import Metric
 from .core.networks import Discriminator, Generator
+from .core.view import DiscriminatorView
 from .plugin_host import get_registry
 
 SMALL = {"resolution": 16, "channels": 3}
+
+
+def supported_resolution(kind: str, name: str, resolution: int) -> int:
+    """``resolution`` if component ``name`` supports it, else the smallest entry of the
+    ``resolutions`` its class declares (fastgan: 64 for a requested 16). A component
+    that declares none (``resolutions = None``) is built at the requested size."""
+    factory = get_registry().get(kind, name).load_factory()
+    owner = factory if isinstance(factory, type) else getattr(factory, "__self__", None)
+    sizes = getattr(owner, "resolutions", None) if isinstance(owner, type) else None
+    if not sizes or resolution in sizes:
+        return resolution
+    return min(sizes)
+
+
+def _common_resolution(resolution: int, *components: tuple[str, str]) -> int:
+    """The first size all ``(kind, name)`` components support: ``resolution``, else the
+    smallest size that one of them falls back to and the others accept."""
+    fallbacks = {supported_resolution(kind, name, resolution) for kind, name in components}
+    for size in [resolution, *sorted(fallbacks)]:
+        if all(supported_resolution(kind, name, size) == size for kind, name in components):
+            return size
+    raise AssertionError(f"no resolution suits all of "
+                         f"{', '.join(f'{kind} {name!r}' for kind, name in components)}")
 
 
 def _grads(module: torch.nn.Module) -> list[torch.Tensor]:
@@ -52,8 +76,11 @@ def check_generator(name: str, options: dict | None = None, *, num_classes: int 
     An image-to-image generator gets random input images (condition) of
     ``condition_channels`` channels; by default as many as its class's
     ``Generator.condition_channels_for(channels)`` says (a restorer: the image and a mask).
+    A generator that declares ``resolutions`` without the requested size is checked at
+    its smallest declared one.
     """
     shape = {**SMALL, **shape}
+    shape["resolution"] = supported_resolution("generator", name, shape["resolution"])
     if condition_channels is None:
         condition_channels = _condition_channels(name, shape["channels"])
     conditioned = {"condition_channels": condition_channels} if condition_channels else {}
@@ -94,8 +121,10 @@ def _networks_for(name: str, family: str) -> tuple[str, str]:
 def check_discriminator(name: str, options: dict | None = None, *, num_classes: int = 0,
                         batch: int = 4, **shape) -> Discriminator:
     """The discriminator builds, returns (N,) logits ((N, P) for patch discriminators) and
-    back-propagates to its input."""
+    back-propagates to its input. A discriminator that declares ``resolutions``
+    without the requested size is checked at its smallest declared one."""
     shape = {**SMALL, **shape}
+    shape["resolution"] = supported_resolution("discriminator", name, shape["resolution"])
     D = get_registry().build("discriminator", name, options, num_classes=num_classes, **shape)
     assert isinstance(D, Discriminator), f"discriminator {name!r} is not an artgan.core.Discriminator"
     x = torch.rand(batch, shape["channels"], shape["resolution"], shape["resolution"]) * 2 - 1
@@ -121,22 +150,32 @@ def check_loss(name: str, options: dict | None = None, *, gen: str | None = None
     must reach G; the regulariser (when ``regularize_every`` > 0) must reach D. The critic
     honours the loss's requirements: when the loss sets ``forbids_batchnorm``, a ``norm``
     option of the discriminator defaults to ``layer`` (and a critic with BatchNorm is
-    refused). A loss that a generator names in its registered ``defaults`` (``cyclegan``)
-    is checked on that generator and its default critic, with input images
-    (``condition``) when the generator is image-to-image. ``num_classes`` > 0 checks a conditional loss with labels, by default on the
-    ``cgan`` networks.
+    refused). A loss that a generator names in its registered ``defaults`` (``cyclegan``,
+    ``pix2pix``) is checked on that generator and its default critic, with input images
+    (``condition``) when the generator is image-to-image. ``num_classes`` > 0 checks a
+    conditional loss with labels, by default on the ``cgan`` networks. The networks are
+    built at 16 px, or at the smallest size both support when one declares
+    ``resolutions`` without 16 (``disc="fastgan"``: 64 px).
     """
     loss = get_registry().build("loss", name, options)
     assert isinstance(loss, Loss), f"loss {name!r} is not an artgan.core.Loss"
     family = "cgan" if num_classes else "dcgan"
     if gen is None and disc is None:
         gen, disc = _networks_for(get_registry().get("loss", name).name, family)
-    G = get_registry().build("generator", gen or family, None, num_classes=num_classes,
-                             **SMALL)
-    D = _critic_for(loss, name, disc or family, disc_options, num_classes)
+    gen, disc = gen or family, disc or family
+    size = _common_resolution(SMALL["resolution"], ("generator", gen), ("discriminator", disc))
+    shape = {**SMALL, "resolution": size}
+    channels = _condition_channels(gen, shape["channels"])
+    conditioned = {"condition_channels": channels} if channels else {}
+    G = get_registry().build("generator", gen, None, num_classes=num_classes, **conditioned,
+                             **shape)
+    D = _critic_for(loss, name, disc, disc_options, num_classes, {**shape, **conditioned})
     y = torch.arange(batch) % num_classes if num_classes else None
-    real = torch.rand(batch, SMALL["channels"], 16, 16) * 2 - 1
-    condition = _condition(G, batch, 16)
+    real = torch.rand(batch, shape["channels"], size, size) * 2 - 1
+    condition = _condition(G, batch, size)
+    if D.image_conditioned:  # what the trainer hands the loss: D bound to the input images
+        D = DiscriminatorView(D)
+        D.condition = condition
 
     def generate():
         return G(G.sample_z(batch), y, condition) if condition is not None else \
@@ -170,14 +209,15 @@ def _zero(*modules: torch.nn.Module) -> None:
 
 
 def _critic_for(loss: Loss, name: str, disc: str, disc_options: dict | None,
-                num_classes: int) -> Discriminator:
-    """Build ``disc`` for ``loss``: no BatchNorm when the loss forbids it."""
+                num_classes: int, shape: dict) -> Discriminator:
+    """Build ``disc`` for ``loss``: no BatchNorm when the loss forbids it; judging (input
+    image, image) pairs when ``shape`` has ``condition_channels``."""
     forbids = bool(getattr(loss, "forbids_batchnorm", False))
     options = dict(disc_options or {})
     fields = dataclasses.fields(get_registry().get("discriminator", disc).options)
     if any(f.name == "norm" for f in fields) and options.get("norm", "auto") == "auto":
         options["norm"] = "layer" if forbids else "batch"
-    D = get_registry().build("discriminator", disc, options, num_classes=num_classes, **SMALL)
+    D = get_registry().build("discriminator", disc, options, num_classes=num_classes, **shape)
     if forbids and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
                        for m in D.modules()):
         raise ValueError(f"loss {name!r} forbids BatchNorm in the discriminator, but "

@@ -36,7 +36,7 @@ from PIL import Image, ImageOps
 from artgan.core.checkpoint import write_atomic
 from artgan.core.errors import ArtganError
 from artgan.core.tiles import apply_tiled
-from artgan.plugins.folder_decode import to_mode
+from artgan.core.image_files import to_mode
 
 #: Tiles of at most this many pixels a side by default (and this much overlap).
 DEFAULT_TILE, DEFAULT_OVERLAP = 1024, 64

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from artgan.core.config import Choice, OptimizerConfig, RunConfig
+from artgan.core.config import RunConfig
 from artgan.core.networks import Generator
 from artgan.plugin_host import get_registry
 from artgan.translation import (TranslationError, Translator, read_image,
@@ -23,10 +23,14 @@ G_OPTIONS = {"ngf": 4, "blocks": 1}
 
 def config_for(gen: str, options: dict, loss: str = "cyclegan") -> RunConfig:
     disc = "cyclegan" if gen == "cyclegan" else "dcgan"
-    return RunConfig(gen=Choice(gen, options), disc=Choice(disc, {}), loss=Choice(loss, {}),
-                     data=Choice("unpaired", {}, "folder:a,folder:b"), resolution=16,
-                     channels=3, batch_size=1, epochs=1, max_steps=None, n_critic=1,
-                     optimizer=OptimizerConfig("adam", 2e-4, 2e-4, (0.5, 0.999)))
+    def choice(name, opts=None, argument=None):
+        return {"name": name, "options": opts or {}, "argument": argument}
+
+    return RunConfig.from_dict({  # the round-1 flat layout, which configs still read
+        "gen": choice(gen, options), "disc": choice(disc), "loss": choice(loss),
+        "data": choice("unpaired", {}, "folder:a,folder:b"), "resolution": 16,
+        "channels": 3, "batch_size": 1, "epochs": 1, "max_steps": None, "n_critic": 1,
+        "optimizer": {"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999]}})
 
 
 def build(gen="cyclegan", options=G_OPTIONS, seed=0):

@@ -13,7 +13,7 @@ MAX_EXAMPLES = 5  # skipped files named in the summary
 
 
 def _is_image_name(path: Path) -> bool:
-    from ..plugins.folder import IMAGE_EXTENSIONS
+    from ..core.image_files import IMAGE_EXTENSIONS
 
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
@@ -27,7 +27,7 @@ def plan_outputs(source: Path, out: Path) -> list[tuple[Path, Path]]:
     folder data source finds them) goes to the same relative path under ``--out``, as
     PNG (``a.jpg`` -> ``a.png``; when two inputs would share a name, ``a.jpg.png``).
     """
-    from ..plugins.folder import scan_images
+    from ..core.image_files import scan_images
     from ..translation import TranslationError
 
     source, out = source.resolve(), out.resolve()
@@ -136,7 +136,7 @@ def translate_command(ckpt: str, device: str, no_ema: bool, source: str, out: st
             progress.advance(task)
     where = pairs[0][1] if written == 1 and len(pairs) == 1 else out
     click.echo(f"Translated {written} image{'s' if written != 1 else ''} ({step.direction}, "
-               f"{config.gen.name}) into {where}.")
+               f"{config.components.gen.name}) into {where}.")
     if skipped:
         lines = "\n".join(f"  {os.path.relpath(p, source) if Path(source).is_dir() else p}: "
                           f"{why[:120]}" for p, why in skipped[:MAX_EXAMPLES])

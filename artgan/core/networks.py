@@ -140,6 +140,14 @@ class Generator(_Checked):
     #: True when :meth:`mix` is implemented (style mixing, ``artgan sample --mix``).
     can_mix: bool = False
 
+    @classmethod
+    def condition_channels_for(cls, channels: int) -> int:
+        """The input-image channels this generator expects for ``channels``-channel
+        images: 0 for generators that start from noise (the default); a restorer that
+        takes the image and a mask says ``channels + 1``. Checks and tools use it to
+        build the generator without data."""
+        return 0
+
     def mix(self, z_content: torch.Tensor, z_style: torch.Tensor,
             y: torch.Tensor | None = None) -> torch.Tensor:
         """Images with the layout of ``z_content`` and the style of ``z_style`` (style

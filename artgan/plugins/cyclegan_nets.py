@@ -101,13 +101,18 @@ class CycleGANGenerator(Generator):
     size_multiple = SIZE_MULTIPLE
     min_size = MIN_SIZE
 
+    @classmethod
+    def condition_channels_for(cls, channels: int) -> int:
+        """The input is an image of the other domain."""
+        return channels
+
     def __init__(self, options, *, resolution: int, channels: int, num_classes: int = 0,
                  condition_channels: int | None = None):
         if resolution % SIZE_MULTIPLE or resolution < MIN_SIZE:
             raise ValueError(f"--resolution {resolution}: --gen cyclegan needs a multiple of "
                              f"{SIZE_MULTIPLE}, at least {MIN_SIZE} (for example 128 or 256)")
-        if condition_channels is None:  # rebuilt from a checkpoint: the input is an image
-            condition_channels = channels
+        if condition_channels is None:  # built without data (a check, a tool)
+            condition_channels = self.condition_channels_for(channels)
         if condition_channels != channels:
             what = ("the data gives no input images" if not condition_channels else
                     f"the data's input images have {condition_channels} channels, the "

@@ -50,8 +50,10 @@ class UNetGenerator(Generator):
     num_classes=0, condition_channels)``; labels are not used (``num_classes`` is
     accepted and ignored)."""
 
-    #: Cannot be built without input images (``condition_channels`` > 0).
-    requires_condition = True
+    @classmethod
+    def condition_channels_for(cls, channels: int) -> int:
+        """The damaged image and its mask."""
+        return channels + 1
 
     def __init__(self, options, *, resolution: int, channels: int, num_classes: int = 0,
                  condition_channels: int = 0):
