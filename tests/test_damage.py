@@ -230,7 +230,7 @@ def test_folder_inner_source_counts_skips_and_takes_inner_options(tmp_path):
     ("./paintings", None, "--data damage:./paintings: './paintings' looks like a path; did "
                           "you mean --data damage:folder:./paintings ?"),
     ("pictures:x", None, "--data damage:pictures:x: unknown data 'pictures'. Known data "
-                         "sources: damage, demo, folder."),
+                         "sources: damage, demo, folder, unpaired."),
 ])
 def test_errors_name_the_option_or_flag(spec, options, message):
     with pytest.raises(DataSourceError) as info:

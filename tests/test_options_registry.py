@@ -66,7 +66,7 @@ def test_unknown_name_suggests_close_matches_and_lists_all():
     with pytest.raises(UnknownComponentError) as err:
         get_registry().get("generator", "dcgna")
     msg = str(err.value)
-    assert "Did you mean: dcgan" in msg and "Known generators: cgan, dcgan" in msg
+    assert "Did you mean: dcgan" in msg and "Known generators: cgan, cyclegan, dcgan," in msg
     assert isinstance(err.value, KeyError)
 
 
