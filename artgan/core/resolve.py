@@ -178,11 +178,24 @@ class _Resolver:
         return self.choice(kind, entry, group, argument), entry
 
     def _components(self):
-        data, _ = self._component("data", "data", self.value("data", default="demo"))
-        self._data_entry = None if "data" in self.objects else self.entry("data", data.name)
         gen_value = self.value("gen")
-        gen, gen_entry = self._component("gen", "generator", gen_value)
+        gen_entry = self.entry("generator", gen_value) if isinstance(gen_value, str) else None
         pairs = dict(gen_entry.defaults) if gen_entry is not None else {}
+        image_to_image = gen_entry is not None and getattr(
+            gen_entry.component_class(), "condition_channels_for", lambda c: 0)(3) > 0
+        if image_to_image and self.recipe.step_budget:  # small-data: for noise generators
+            self.notes.append(f"recipe {self.recipe.name} not applied: --gen {gen_entry.name} "
+                              f"turns input images into images")
+            self.recipe, self._recipe_options = pick_recipe("none", True), {}
+        data_value = self.request.get("data") or pairs.get("data")
+        if data_value is not None and "data" not in self.request:
+            self.notes.append(f"--gen {gen_entry.name} trains on --data {data_value} unless "
+                              f"you give --data")
+        elif data_value is None:
+            data_value = self.value("data", default="demo")
+        data, _ = self._component("data", "data", data_value)
+        self._data_entry = None if "data" in self.objects else self.entry("data", data.name)
+        gen, gen_entry = self._component("gen", "generator", gen_value)
         disc_value = self.value("disc", derived=pairs.get("disc"))
         if disc_value is None:
             if gen_entry is None:

@@ -62,7 +62,7 @@ def register_generators(register):
              description="CycleGAN: two ResNet generators (A->B and B->A, instance norm, "
                          "reflection padding); train on --data unpaired:..., apply with "
                          "artgan translate.",
-             options=GeneratorOptions, defaults={"disc": "cyclegan", "loss": "cyclegan"})
+             options=GeneratorOptions, defaults={"disc": "cyclegan", "loss": "cyclegan", "data": "unpaired"})
 
 
 @hookimpl

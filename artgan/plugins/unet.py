@@ -29,4 +29,4 @@ def register_generators(register):
     register("unet", "artgan.plugins.unet_nets:UNetGenerator",
              description="pix2pix U-Net with skip connections (image to image, no latent); "
                          "restores damaged images from --data damage:SPEC.",
-             options=UNetOptions, defaults={"disc": "patchgan", "loss": "pix2pix"})
+             options=UNetOptions, defaults={"disc": "patchgan", "loss": "pix2pix", "data": "damage:demo"})
