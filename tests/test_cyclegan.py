@@ -97,7 +97,7 @@ def test_generator_refuses_bad_sizes_and_data_without_input_images():
 
 def test_generator_registration_pairs_the_cyclegan_disc_and_loss():
     entry = get_registry().get("generator", "cyclegan")
-    assert dict(entry.defaults) == {"disc": "cyclegan", "loss": "cyclegan"}
+    assert dict(entry.defaults) == {"disc": "cyclegan", "loss": "cyclegan", "data": "unpaired"}
 
 
 # -- the discriminator -----------------------------------------------------------------------

@@ -77,7 +77,7 @@ def test_refuses_settings_it_cannot_run_naming_the_flag(options, injected, messa
 
 def test_registered_with_its_discriminator_and_loss():
     entry = get_registry().get("generator", "unet")
-    assert dict(entry.defaults) == {"disc": "patchgan", "loss": "pix2pix"}
+    assert dict(entry.defaults) == {"disc": "patchgan", "loss": "pix2pix", "data": "damage:demo"}
 
 
 # -- the pix2pix loss ----------------------------------------------------------------------
