@@ -68,7 +68,8 @@ def walk_command(ckpt: str, out: str, tiles: int, keyframes: int, frames_between
             click.echo(note, err=True)
     latents = walk_latents(keys, frames_between)
     grid_row = nrow or max(1, int(count ** 0.5))
-    path, frames = save_gif(render_walk(G, latents, labels, nrow=grid_row), out, fps)
+    path, frames = save_gif(render_walk(G, latents, labels, nrow=grid_row,
+                                                 seed=seed), out, fps)
     click.echo(f"Wrote {path}: {frames} frames at {fps:g} fps, {count} walks through "
                f"{keyframes} keyframes{f' from {from_latent}' if from_latent else ''} "
                f"({config.components.gen.name}, {config.image.resolution}px).")

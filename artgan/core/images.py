@@ -1,4 +1,7 @@
-"""Writing generated images: grids and individual PNGs, from tensors in [-1, 1]."""
+"""Writing generated images: grids and individual PNGs, from tensors in [-1, 1].
+
+Grey images (1 channel) are written as RGB, RGB as RGB, RGBA (4 channels, the last one
+alpha) as RGBA PNGs with their transparency; grid gaps are white (and opaque)."""
 
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
 
 
 def grid_image(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:
-    """Images in [-1, 1] tiled into one (3, H, W) picture in [0, 1], white gaps between."""
+    """Images in [-1, 1] tiled into one (3, H, W) picture in [0, 1] ((4, H, W) for RGBA
+    images), white gaps between."""
     return make_grid(to_unit(images), nrow=nrow, padding=2, pad_value=1.0)
 
 
@@ -27,13 +31,26 @@ def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8) -> P
     return write_atomic(path, lambda fh: save_image(grid, fh, format="png"))
 
 
-def save_each(images: torch.Tensor, folder: str | os.PathLike, prefix: str = "sample") -> list[Path]:
-    """Save each image as ``<prefix>-0000.png``, ``<prefix>-0001.png``, ..."""
+def save_each(images: torch.Tensor, folder: str | os.PathLike, prefix: str = "sample", *,
+              start: int = 0, digits: int = 4) -> list[Path]:
+    """Save each image as ``<prefix>-0000.png``, ``<prefix>-0001.png``, ... (numbered from
+    ``start``, at least ``digits`` digits), so batches can be written as they come;
+    ``digits=0``: one image, named ``<prefix>.png``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for i, image in enumerate(to_unit(images)):
-        path = folder / f"{prefix}-{i:04d}.png"
+    for i, image in enumerate(to_unit(images), start):
+        path = folder / (f"{prefix}-{i:0{digits}d}.png" if digits else f"{prefix}.png")
         save_image(image, path, format="png")
         paths.append(path)
     return paths
+
+
+def flatten_on_white(images: torch.Tensor) -> torch.Tensor:
+    """RGBA images in [-1, 1] (N, 4, H, W) composited on white, (N, 3, H, W) in [-1, 1];
+    other images unchanged. For what has no alpha: GIF frames, the Inception network."""
+    if images.shape[-3] != 4:
+        return images
+    unit = images.add(1).div(2)
+    rgb, alpha = unit[..., :3, :, :], unit[..., 3:, :, :].clamp(0, 1)
+    return (rgb * alpha + (1 - alpha)).mul(2).sub(1)  # c * a + white * (1 - a)

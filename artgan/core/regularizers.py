@@ -18,11 +18,19 @@ import torch
 from .loss import DISCRIMINATOR, Phase, PhaseInputs
 
 
+def per_image_score(scores: torch.Tensor) -> torch.Tensor:
+    """D's score of each image: (N,) scores as they are; patch scores (N, P) (PatchGAN,
+    FastGAN) averaged over the patches, so that a penalty on its gradient means the same
+    for any number of patches P (the sum would scale it with P)."""
+    return scores.reshape(scores.shape[0], -1).float().mean(dim=1)
+
+
 def gradient_penalty(D, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-    """E_x[ ||grad_x D(x)||^2 ] over the batch (without gamma / 2)."""
+    """E_x[ ||grad_x D(x)||^2 ] over the batch (without gamma / 2); D(x) is the image's
+    score, the mean over its patches for a patch discriminator (:func:`per_image_score`)."""
     x = x.detach().requires_grad_(True)
-    scores = D(x, y)
-    (grad,) = torch.autograd.grad(scores.float().sum(), x, create_graph=True)
+    scores = per_image_score(D(x, y))
+    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
     return grad.float().flatten(1).square().sum(dim=1).mean()
 
 

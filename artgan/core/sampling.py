@@ -1,6 +1,18 @@
-"""Load a trained generator from a checkpoint and draw reproducible samples."""
+"""Load a trained generator from a checkpoint and draw reproducible samples.
+
+Reproducible means from the seed alone, whatever else ran before: latents come from their
+own ``torch.Generator``, and the generator's own randomness (FastGAN's noise inputs,
+drawn inside ``forward`` from torch's global generator) is drawn under
+:func:`seeded_noise`, which seeds the global generator from (seed, batch index) and
+restores its state afterwards. A generator without randomness (DCGAN) gives the same
+images as before this was added; one with noise gives images that depend on the seed and
+on the batch size (the noise of a batch is drawn as a whole).
+"""
 
 from __future__ import annotations
+
+import contextlib
+from typing import Iterator
 
 import torch
 
@@ -73,20 +85,62 @@ def cycled_labels(G: Generator, n: int) -> torch.Tensor | None:
     return torch.arange(n) % G.num_classes if G.conditional else None
 
 
+def noise_seed(seed: int, index: int = 0) -> int:
+    """The seed of the generator's own noise for batch (or frame) ``index`` of ``seed``."""
+    return (int(seed) * 6_364_136_223_846_793_005 + int(index) * 1_442_695_040_888_963_407
+            + 0x5EED) % 2**63
+
+
+def _device_of(where: torch.device | str | torch.nn.Module | None) -> torch.device:
+    if isinstance(where, torch.nn.Module):
+        where = next(where.parameters(), torch.empty(0)).device
+    return torch.device(where or "cpu")
+
+
+@contextlib.contextmanager
+def seeded_noise(seed: int, index: int = 0,
+                 device: torch.device | str | torch.nn.Module | None = None):
+    """Within: torch's global random generators (the CPU's and ``device``'s, a device or
+    a module on it) seeded with :func:`noise_seed`; outside, their state is as before, so
+    sampling neither depends on nor disturbs the training's random stream."""
+    device = _device_of(device)
+    if device.type == "cuda":
+        fork = torch.random.fork_rng(devices=[device.index if device.index is not None
+                                              else torch.cuda.current_device()],
+                                     device_type="cuda")
+    elif device.type == "cpu":
+        fork = torch.random.fork_rng(devices=[])
+    else:  # mps and others: fork_rng knows their generator by the device type
+        fork = torch.random.fork_rng(device_type=device.type)
+    with fork:
+        torch.manual_seed(noise_seed(seed, index))
+        yield
+
+
+def generate_latents(G: Generator, z: torch.Tensor, labels: torch.Tensor | None = None, *,
+                     seed: int = 0, batch_size: int = 64) -> Iterator[torch.Tensor]:
+    """Yield the images of latents ``z`` (N, z_dim) (and labels) batch by batch, on G's
+    device, in [-1, 1]; batch ``b``'s noise comes from :func:`seeded_noise` (seed, b)."""
+    device = next(G.parameters()).device
+    with torch.no_grad():
+        for b, start in enumerate(range(0, z.shape[0], batch_size)):
+            yb = None if labels is None else labels[start:start + batch_size].to(device)
+            with seeded_noise(seed, b, device):
+                images = G(z[start:start + batch_size].to(device), yb).float()
+            yield images  # outside the fork: the caller's code sees its own random state
+
+
 def generate_batches(G: Generator, n: int, *, seed: int = 0, batch_size: int = 64,
-                     labels: torch.Tensor | None = None):
+                     labels: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
     """Yield ``n`` images of ``G`` batch by batch, on G's device, in [-1, 1].
 
     Latents come from :func:`latents`; without ``labels`` a conditional generator cycles
-    through its classes. The same arguments give the same images."""
+    through its classes. The same arguments give the same images, whatever the state of
+    torch's global random generator (see the module doc)."""
     z = latents(G, n, seed=seed)
     if labels is None:
         labels = cycled_labels(G, n)
-    device = next(G.parameters()).device
-    with torch.no_grad():
-        for start in range(0, n, batch_size):
-            yb = None if labels is None else labels[start:start + batch_size].to(device)
-            yield G(z[start:start + batch_size].to(device), yb).float()
+    yield from generate_latents(G, z, labels, seed=seed, batch_size=batch_size)
 
 
 def sample_images(G: Generator, n: int, *, seed: int = 0, batch_size: int = 64,
@@ -94,3 +148,43 @@ def sample_images(G: Generator, n: int, *, seed: int = 0, batch_size: int = 64,
     """``n`` images in [-1, 1] on the CPU; the same seed gives the same images."""
     return torch.cat([images.cpu() for images in generate_batches(
         G, n, seed=seed, batch_size=batch_size, labels=labels)])
+
+
+class MixError(ArtganError, ValueError):
+    """Style mixing was asked of a generator that cannot mix."""
+
+
+def mixing_grid(G: Generator, n: int, *, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Style mixing of ``n`` content latents with ``n`` style latents (``artgan sample
+    --mix``), for a generator with ``can_mix``.
+
+    Returns ``content`` (n, C, H, W): the plain samples of the content latents (those of
+    :func:`latents` with ``seed``, as ``artgan sample`` draws them); ``style`` (n, ...):
+    the plain samples of the next n latents of that stream; ``mixed`` (n, n, ...):
+    ``mixed[i, j]`` has the layout of content i and the style of style j
+    (:meth:`Generator.style_mix`); ``grid`` ((n + 1)^2, ...), rows of n + 1 images: the
+    first row is a blank (white) corner and the style samples, each further row content
+    i then its mixes. Each row is one batch under the same :func:`seeded_noise`, so a
+    column's images share the generator's noise and differ only by their latents.
+    Images are on the CPU, in [-1, 1].
+    """
+    if not G.can_mix:
+        raise MixError(f"--mix needs a generator with style mixing (such as --gen "
+                       f"fastgan); {G.who} has none")
+    z = latents(G, 2 * n, seed=seed)
+    content, style = z[:n], z[n:]
+    device = next(G.parameters()).device
+    y = cycled_labels(G, n + 1)
+
+    def row(first: torch.Tensor, z_content: torch.Tensor) -> torch.Tensor:
+        zc = torch.cat([first[None], z_content]).to(device)
+        zs = torch.cat([first[None], style]).to(device)
+        with torch.no_grad(), seeded_noise(seed, 0, device):
+            return G.style_mix(zc, zs, None if y is None else y.to(device)).float().cpu()
+
+    header = row(style[0], style)  # the style samples: mix(s_j, s_j) = G(s_j)
+    rows = [row(content[i], content[i].expand(n, -1)) for i in range(n)]
+    header[0] = 1.0  # the blank corner
+    grid = torch.cat([header, *rows])
+    return {"content": torch.stack([r[0] for r in rows]), "style": header[1:],
+            "mixed": torch.stack([r[1:] for r in rows]), "grid": grid}

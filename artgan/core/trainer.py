@@ -30,7 +30,7 @@ from .loss import DISCRIMINATOR, GENERATOR, Loss, Phase, PhaseInputs
 from .networks import Discriminator, Generator
 from .optim import build_optimizer, lr_factor, set_learning_rate
 from .run_folder import RunFolder
-from .sampling import cycled_labels
+from .sampling import cycled_labels, seeded_noise
 from .signals import StopSignals
 from .state import TrainerState
 from .stats import StatsRecorder, TrainingDiverged  # noqa: F401 (TrainingDiverged: public)
@@ -327,6 +327,16 @@ class Trainer(TrainerState):
         with self._sampling() as G, self.precision.autocast():
             return G(z, y, condition).float()
 
+    def _fixed_noise(self):
+        """The generator's own noise for the fixed samples: the same at every grid, and
+        the training's random stream is left as it was (:func:`seeded_noise`)."""
+        return seeded_noise(self.config.runtime.seed + 12345, 0, self.device)
+
+    def _fixed_samples(self) -> torch.Tensor:
+        """The 64 fixed-latent samples of the grid and the collapse watch."""
+        with self._fixed_noise():
+            return self.generate(self.fixed_z, self.fixed_y)
+
     @contextlib.contextmanager
     def _sampling(self):
         G = self.ema.module if self.ema is not None else self.G
@@ -342,8 +352,8 @@ class Trainer(TrainerState):
         """The sample grid's images and row length: the fixed samples, or each row of an
         image-to-image model's preview (input, output, ...)."""
         if self.fixed_condition is None:
-            return self.generate(self.fixed_z, self.fixed_y), 8
-        with self._sampling() as G, self.precision.autocast():
+            return self._fixed_samples(), 8
+        with self._sampling() as G, self.precision.autocast(), self._fixed_noise():
             rows = G.preview_rows(self.fixed_z, self.fixed_y, self.fixed_condition)
         return torch.cat([row.float() for row in rows]), len(self.fixed_z)
 
@@ -370,7 +380,7 @@ class Trainer(TrainerState):
         follows the input image)."""
         if self.fixed_condition is not None:
             return
-        images = self.generate(self.fixed_z, self.fixed_y)
+        images = self._fixed_samples()
         ratio = self.diversity(images)
         self.stats.record("watch", {"diversity": torch.tensor(ratio, device=self.device)})
         self._watch_images = images

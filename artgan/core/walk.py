@@ -17,7 +17,7 @@ import torch
 from .checkpoint import write_atomic
 from .images import grid_image
 from .networks import Generator
-from .sampling import cycled_labels, latents
+from .sampling import cycled_labels, latents, seeded_noise
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -54,15 +54,21 @@ def random_keyframes(G: Generator, count: int, tiles: int, seed: int) -> torch.T
 
 @torch.no_grad()
 def render_walk(G: Generator, latents: torch.Tensor, labels: torch.Tensor | None = None,
-                nrow: int = 4):
+                nrow: int = 4, seed: int = 0):
     """Yield one grid image (C, H, W) in [0, 1] on the CPU per frame of ``latents``
-    (T, N, Z); ``labels`` (N,) fix each tile's class for a conditional generator."""
+    (T, N, Z); ``labels`` (N,) fix each tile's class for a conditional generator.
+
+    The generator's own noise (FastGAN's) is the same in every frame, from ``seed``
+    (:func:`~artgan.core.sampling.seeded_noise`), so only the latents move and the
+    animation does not flicker."""
     device = next(G.parameters()).device
     if labels is None:
         labels = cycled_labels(G, latents.shape[1])
     y = None if labels is None else labels.to(device)
     for z in latents:
-        yield grid_image(G(z.to(device), y), nrow)
+        with seeded_noise(seed, 0, device):
+            images = G(z.to(device), y)
+        yield grid_image(images, nrow)
 
 
 def save_gif(frames, path: str | os.PathLike, fps: float = 24) -> tuple[Path, int]:

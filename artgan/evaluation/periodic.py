@@ -19,6 +19,7 @@ import torch
 
 from artgan.core.errors import MetricError
 from artgan.core.metric import Metric
+from artgan.core.sampling import seeded_noise
 
 from .evaluate import evaluate
 from .features import RefStatsCache
@@ -80,15 +81,20 @@ class PeriodicEvaluation:
                 count=self.real_images)
         return self._real
 
-    def _generated(self, generate: Callable, z_dim: int, num_classes: int, batch: int):
+    def _generated(self, generate: Callable, z_dim: int, num_classes: int, batch: int,
+                   device: torch.device):
+        """The evaluated images: the same latents and the same generator noise (batch b
+        under :func:`~artgan.core.sampling.seeded_noise` (seed, b)) every time."""
         count, seed = self.images, self.seed + EVAL_SEED_OFFSET
 
         def batches():
             z = torch.randn(count, z_dim, generator=torch.Generator().manual_seed(seed))
             y = torch.arange(count) % num_classes if num_classes else None
-            for start in range(0, count, batch):
-                yield generate(z[start:start + batch],
-                               None if y is None else y[start:start + batch]).cpu()
+            for b, start in enumerate(range(0, count, batch)):
+                with seeded_noise(seed, b, device):
+                    images = generate(z[start:start + batch],
+                                      None if y is None else y[start:start + batch])
+                yield images.cpu()
         return ImageSet(batches, count, f"generated ({count} images, seed {seed})")
 
     def run(self, *, step: int, epoch: int, generate: Callable, z_dim: int, num_classes: int,
@@ -99,7 +105,8 @@ class PeriodicEvaluation:
         ``progress(label, total) -> advance``: see :data:`artgan.evaluation.image_sets.Progress`.
         """
         start = time.perf_counter()
-        results = evaluate(self.metrics, self._generated(generate, z_dim, num_classes, batch),
+        results = evaluate(self.metrics, self._generated(generate, z_dim, num_classes, batch,
+                                                         torch.device(device)),
                            self._reference(), device=device, progress=progress,
                            cache=RefStatsCache())
         record: dict[str, Any] = {"step": step, "epoch": epoch}

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from artgan.core.loss import Loss, OptimizerSettings
+from artgan.core.regularizers import per_image_score
 
 
 def _scores(D, real, fake, y):
@@ -101,11 +102,15 @@ class Wasserstein(Loss):
 
 
 def gradient_penalty(D, real, fake, y):
-    """E[(||grad_x D(x_hat)||_2 - 1)^2] at x_hat = eps*x + (1-eps)*G(z), eps ~ U[0, 1]."""
+    """E[(||grad_x D(x_hat)||_2 - 1)^2] at x_hat = eps*x + (1-eps)*G(z), eps ~ U[0, 1].
+
+    D(x_hat) is the image's score: the mean over its patches for a patch discriminator
+    (:func:`artgan.core.regularizers.per_image_score`), so the penalty does not grow with
+    the number of patches."""
     eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
-    scores = D(x_hat, y)
-    (grad,) = torch.autograd.grad(scores.float().sum(), x_hat, create_graph=True)
+    scores = per_image_score(D(x_hat, y))
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
     return (grad.float().flatten(1).norm(2, dim=1) - 1).square().mean()
 
 
