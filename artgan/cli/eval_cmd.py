@@ -62,6 +62,13 @@ class FakeFolder:
                                          batch_size=batch_size, cacheable=False)
 
 
+def _channels(img) -> int:
+    """1 (grey), 3 (colour) or 4 (with transparency: RGBA samples keep their alpha)."""
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        return 4
+    return 1 if img.mode in _GREY_MODES else 3
+
+
 def _headers(folder: str, files: list[str]) -> tuple[dict, list[tuple[str, str]]]:
     """{file: ((width, height), channels)} from the image headers; unreadable ones apart."""
     from PIL import Image
@@ -70,7 +77,7 @@ def _headers(folder: str, files: list[str]) -> tuple[dict, list[tuple[str, str]]
     for rel in files:
         try:
             with Image.open(Path(folder) / rel) as img:
-                found[rel] = (img.size, 1 if img.mode in _GREY_MODES else 3)
+                found[rel] = (img.size, _channels(img))
         except Exception:  # unreadable or not an image: reported, never fatal
             skipped.append((rel, "not a readable image"))
     return found, skipped

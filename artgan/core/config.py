@@ -66,7 +66,8 @@ class ImageShape:
     group = "image"
     resolution: int = setting(None, "Image size in pixels [default: the data source's, 64 "
                                     "for folders].", min=8, max=1024)
-    channels: int = setting(3, "3 for RGB, 1 for grayscale.", choices=(3, 1))
+    channels: int = setting(3, "3 for RGB, 1 for grayscale, 4 for RGBA (folders keep the "
+                               "transparency; samples are RGBA PNGs).", choices=(3, 1, 4))
 
 
 @dataclass(frozen=True)

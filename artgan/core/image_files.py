@@ -87,11 +87,20 @@ def _high_depth_to_l(img: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), mode="L")
 
 
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
 def to_mode(img: Image.Image, channels: int) -> Image.Image:
-    """Convert any Pillow mode to 'RGB' (channels=3) or 'L' (channels=1)."""
+    """Convert any Pillow mode to 'RGB' (channels=3), 'L' (channels=1) or 'RGBA'
+    (channels=4). For 1 and 3 channels transparency is flattened onto white; for 4 it is
+    kept (palette transparency too), and images without alpha become opaque."""
+    if channels == 4:
+        if img.mode in _HIGH_DEPTH_MODES:
+            img = _high_depth_to_l(img)
+        return img if img.mode == "RGBA" else img.convert("RGBA")
     if img.mode in _HIGH_DEPTH_MODES:
         img = _high_depth_to_l(img)
-    elif img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+    elif img.mode in _ALPHA_MODES or "transparency" in img.info:
         img = _flatten_transparency(img)
     elif img.mode not in ("RGB", "L"):
         img = img.convert("RGB")  # CMYK, YCbCr, 1, LAB, ...
@@ -123,12 +132,13 @@ def request_draft(img: Image.Image, resolution: int, channels: int) -> None:
     if img.format not in ("JPEG", "MPO"):
         return
     side = int(np.ceil(REDUCING_GAP * resolution))
-    img.draft("RGB" if channels == 3 else "L", (side, side))
+    img.draft("L" if channels == 1 else "RGB", (side, side))
 
 
 def decode_image(path: str, resolution: int, channels: int, min_side: int,
                  max_pixels: float, draft: bool = True) -> tuple[np.ndarray, tuple[int, int]]:
-    """Decode one file to a uint8 (C, R, R) array and its stored (width, height).
+    """Decode one file to a uint8 (C, R, R) array (C = ``channels``: 1 grey, 3 RGB, 4
+    RGBA) and its stored (width, height).
 
     Raises :class:`Skip` if the file is unusable. Sizes are checked from the header
     before any pixel data is decoded. ``draft``: reduced-size JPEG decoding

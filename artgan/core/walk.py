@@ -73,11 +73,17 @@ def render_walk(G: Generator, latents: torch.Tensor, labels: torch.Tensor | None
 
 def save_gif(frames, path: str | os.PathLike, fps: float = 24) -> tuple[Path, int]:
     """Write grid frames (C, H, W) in [0, 1] as a looping GIF, atomically; returns the
-    path and the number of frames."""
+    path and the number of frames. RGBA frames are composited on white: GIF has only
+    1-bit transparency, which would cut soft edges."""
     from PIL import Image
 
-    pictures = [Image.fromarray(frame.mul(255).round().byte().permute(1, 2, 0).numpy())
-                for frame in frames]  # make_grid gives 3 channels, grayscale too
+    def rgb(frame: torch.Tensor) -> torch.Tensor:
+        if frame.shape[0] != 4:
+            return frame  # make_grid gives 3 channels, grayscale too
+        return frame[:3] * frame[3:] + (1 - frame[3:])  # c * a + white * (1 - a)
+
+    pictures = [Image.fromarray(rgb(frame).mul(255).round().byte().permute(1, 2, 0).numpy())
+                for frame in frames]
     path = write_atomic(path, lambda fh: pictures[0].save(
         fh, format="GIF", save_all=True, append_images=pictures[1:],
         duration=max(20, round(1000 / fps)), loop=0, disposal=1))

@@ -22,7 +22,7 @@ Two weights files are accepted, recognised by their SHA-256 (never by their name
   bilinear resize to 299x299 (source pixel ``i * in / 299``, edge clamped), then
   ``(x - 128) / 128``.
 
-Both: grey images are repeated to RGB, any input size.
+Both: grey images are repeated to RGB, RGBA images composited on white, any input size.
 
 Outputs: ``pool`` (N, 2048), the pool3 features of FID and KID; with the classifier also
 ``logits`` (N, 1008) and ``logits_unbiased`` (N, 1008), ``pool @ fc.weight.T`` without the
@@ -46,6 +46,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.inception import (BasicConv2d, InceptionA, InceptionB, InceptionC,
                                           InceptionD, InceptionE)
+
+from artgan.core.images import flatten_on_white
 
 from . import InceptionWeightsError
 from .inception_torchscript import (PACKAGE, PACKAGE_VERSION, TORCHSCRIPT_DESCRIPTION,
@@ -177,11 +179,14 @@ class FIDInception(nn.Module):
         return self.fc is not None
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
-        """[-1, 1] images of any size, 1 or 3 channels -> (N, 3, 299, 299), the network's
-        input: in [-1, 1] (``pytorch-fid``) or in [-1, 127/128] (``stylegan``)."""
-        if x.ndim != 4 or x.shape[1] not in (1, 3):
-            raise ValueError(f"expected images (N, 1 or 3, H, W), got {tuple(x.shape)}")
+        """[-1, 1] images of any size, 1, 3 or 4 channels -> (N, 3, 299, 299), the network's
+        input: in [-1, 1] (``pytorch-fid``) or in [-1, 127/128] (``stylegan``). RGBA
+        images are composited on white first (the network sees RGB)."""
+        if x.ndim != 4 or x.shape[1] not in (1, 3, 4):
+            raise ValueError(f"expected images (N, 1, 3 or 4, H, W), got {tuple(x.shape)}")
         x = x.float()
+        if x.shape[1] == 4:  # c * a + white * (1 - a), in [-1, 1]
+            x = flatten_on_white(x)
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         if self.input_mode == "stylegan":

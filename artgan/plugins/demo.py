@@ -258,10 +258,13 @@ _RENDER = {"mondrian": _mondrian, "kandinsky": _kandinsky, "stripes": _stripes,
 
 
 def _to_uint8(images: torch.Tensor, channels: int) -> torch.Tensor:
-    """Float RGB in [0, 1] -> uint8 with ``channels`` channels (1: BT.601 luma)."""
+    """Float RGB in [0, 1] -> uint8 with ``channels`` channels (1: BT.601 luma; 4: RGB
+    and an opaque alpha channel: the demo art has no transparency)."""
     images = images.clamp(0, 1)
     if channels == 1:
         images = torch.einsum("nchw,c->nhw", images, _LUMA).unsqueeze(1)
+    elif channels == 4:
+        images = torch.cat([images, torch.ones_like(images[:, :1])], dim=1)
     return images.mul_(255).round_().clamp_(0, 255).to(torch.uint8)
 
 
@@ -297,8 +300,9 @@ class DemoDataSource(InMemoryDataSource):
                  resolution: int = 32, channels: int = 3, labelled: bool = True):
         if int(resolution) < 8:
             raise DataSourceError(f"demo data needs a resolution of at least 8, got {resolution}")
-        if channels not in (1, 3):
-            raise DataSourceError(f"demo data has 1 or 3 channels, got {channels}")
+        if channels not in (1, 3, 4):
+            raise DataSourceError(f"demo data has 1, 3 or 4 channels (4: opaque alpha), got "
+                                  f"{channels}")
         if size < 1:
             raise DataSourceError(f"demo data needs at least one image, got size={size}")
         n, resolution = len(styles), int(resolution)

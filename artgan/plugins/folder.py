@@ -1,6 +1,7 @@
 """``--data folder:PATH``: your own images, scanned recursively and decoded once into memory.
 
-Every image is preprocessed on the first load (upright via EXIF, converted to RGB or grey,
+Every image is preprocessed on the first load (upright via EXIF, converted to RGB, grey or
+RGBA (``--channels 4``: transparency kept, opaque alpha for images without),
 resized so its shorter side is the resolution, centre-cropped to a square; see
 :mod:`artgan.core.image_files`) and kept as one uint8 tensor. Large JPEGs are decoded
 at reduced size, files are decoded on a thread pool, and the result is kept in a disk
@@ -197,8 +198,8 @@ class FolderDataSource(InMemoryDataSource):
         resolution = int(resolution)
         if resolution < 1:
             raise DataSourceError(f"folder data needs a positive resolution, got {resolution}")
-        if channels not in (1, 3):
-            raise DataSourceError(f"folder data needs channels 1 or 3, got {channels}")
+        if channels not in (1, 3, 4):
+            raise DataSourceError(f"folder data needs channels 1, 3 or 4, got {channels}")
         self.root = root
         report = SkipReport()
         files = scan_images(_checked_folder(root))
