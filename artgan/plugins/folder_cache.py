@@ -28,7 +28,8 @@ import torch
 
 from artgan.core.checkpoint import save_atomic
 
-CACHE_FORMAT = 1  # bump when the decoding pipeline changes the pixels it produces
+CACHE_FORMAT = 2  # bump when the decoding pipeline changes the pixels it produces
+# 2: images over 16 MP are box-reduced before orientation and mode conversion
 
 
 def cache_root() -> Path:
