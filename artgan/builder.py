@@ -82,7 +82,8 @@ def build_metrics(plan: RunPlan, registry: Registry) -> dict[str, Any]:
 def build_data(plan: RunPlan, registry: Registry) -> DataSource:
     """The data source, at the configured resolution and channels (or the object given)."""
     config = plan.config
-    shape = {"resolution": config.image.resolution, "channels": config.image.channels}
+    shape = {"resolution": config.image.resolution, "channels": config.image.channels,
+             **_width(config)}
     if "data" in plan.objects:
         return instantiate(plan.objects["data"], **shape)
     choice = config.components.data
@@ -96,7 +97,7 @@ def build_networks(plan: RunPlan, registry: Registry, data: DataSource):
     conditional."""
     config = plan.config
     shape = {"resolution": config.image.resolution, "channels": config.image.channels,
-             "num_classes": data.num_classes}
+             "num_classes": data.num_classes, **_width(config)}
     conditioned = {"condition_channels": data.condition_channels} \
         if data.condition_channels else {}
     objects = plan.objects
@@ -113,6 +114,12 @@ def build_networks(plan: RunPlan, registry: Registry, data: DataSource):
         D = registry.build("discriminator", components.disc.name, components.disc.options,
                            **shape, **conditioned)
     return G, D
+
+
+def _width(config: RunConfig) -> dict[str, int]:
+    """``{"width": W}`` for non-square images (``--aspect``), else nothing: components
+    that make square images only need not accept it."""
+    return {} if config.image.square else {"width": config.image.width}
 
 
 def _network(kind: str, obj: Any, shape: dict):

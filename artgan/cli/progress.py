@@ -19,7 +19,7 @@ def describe_run(config) -> str:
         f"  disc {c.disc.name} {c.disc.options}",
         f"  loss {c.loss.name} {c.loss.options}  n_critic={s.n_critic}",
         f"  data {c.data.spec} {c.data.options}",
-        f"  {config.image.resolution}px x{config.image.channels}, batch {s.batch_size}, "
+        f"  {config.image.size_text} x{config.image.channels}, batch {s.batch_size}, "
         f"{s.epochs} epochs" + (f", max {s.max_steps} steps" if s.max_steps else ""),
         f"  optimiser {o.optimizer} lr_g={o.lr_g:g} lr_d={o.lr_d:g}"
         + (f" betas={tuple(o.betas)}" if o.optimizer == "adam" else "")

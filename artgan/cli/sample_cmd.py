@@ -118,7 +118,7 @@ def sample_command(ckpt: str, count: int | None, out: str, grid: str | None, see
 
 
 def _size(config) -> str:
-    return f"{config.image.resolution}px"
+    return config.image.size_text
 
 
 def _batches(G, class_names, class_name, count, seed, batch_size, latent, spread, ckpt):

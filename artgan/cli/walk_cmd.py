@@ -72,4 +72,4 @@ def walk_command(ckpt: str, out: str, tiles: int, keyframes: int, frames_between
                                                  seed=seed), out, fps)
     click.echo(f"Wrote {path}: {frames} frames at {fps:g} fps, {count} walks through "
                f"{keyframes} keyframes{f' from {from_latent}' if from_latent else ''} "
-               f"({config.components.gen.name}, {config.image.resolution}px).")
+               f"({config.components.gen.name}, {config.image.size_text}).")

@@ -17,6 +17,7 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from .errors import ConfigError
@@ -68,6 +69,56 @@ class ImageShape:
                                     "for folders].", min=8, max=1024)
     channels: int = setting(3, "3 for RGB, 1 for grayscale, 4 for RGBA (folders keep the "
                                "transparency; samples are RGBA PNGs).", choices=(3, 1, 4))
+    aspect: str = setting("1:1", "Width:height of the images, e.g. 3:2 (landscape) or 3:4 "
+                                 "(portrait), for networks that can (fastgan: a width that is "
+                                 "a multiple of a quarter of the height); --resolution is the "
+                                 "height. Folders are centre-cropped to it (-o data.fit=pad "
+                                 "pads instead).", metavar="W:H")
+
+    @property
+    def width(self) -> int:
+        """Image width in pixels: ``resolution * W / H`` (checked to be whole)."""
+        return image_width(self.resolution, self.aspect)
+
+    @property
+    def square(self) -> bool:
+        return self.width == self.resolution
+
+    @property
+    def size_text(self) -> str:
+        """``64px`` or, non-square, ``96x64px`` (width x height)."""
+        return f"{self.resolution}px" if self.square else f"{self.width}x{self.resolution}px"
+
+
+_ASPECT_RE = re.compile(r"^\s*(\d+)\s*[:/x]\s*(\d+)\s*$")
+
+
+def parse_aspect(text: str | float) -> Fraction:
+    """``"3:2"`` (or ``3/2``, ``1.5``) -> Fraction(3, 2); ConfigError naming --aspect."""
+    match = _ASPECT_RE.match(str(text))
+    try:
+        ratio = Fraction(int(match.group(1)), int(match.group(2))) if match else \
+            Fraction(str(text).strip())
+    except (ValueError, ZeroDivisionError):
+        ratio = None
+    if ratio is None or ratio <= 0:
+        raise ConfigError(f"--aspect {text}: expected WIDTH:HEIGHT such as 3:2 or 3:4", "--aspect")
+    return ratio
+
+
+def aspect_text(ratio: Fraction) -> str:
+    """Fraction(3, 2) -> ``"3:2"``."""
+    return f"{ratio.numerator}:{ratio.denominator}"
+
+
+def image_width(resolution: int, aspect: str | float) -> int:
+    """The width of images ``resolution`` px high at ``aspect``; it must be whole."""
+    width = int(resolution) * parse_aspect(aspect)
+    if width.denominator != 1:
+        raise ConfigError(f"--aspect {aspect} at --resolution {resolution} (the height) gives "
+                          f"a width of {float(width):.2f} px; choose an aspect or resolution "
+                          f"that gives whole pixels", "--aspect")
+    return int(width)
 
 
 @dataclass(frozen=True)

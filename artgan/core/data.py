@@ -35,8 +35,9 @@ class SkipReport:
 
 
 class Batch(NamedTuple):
-    """One batch: ``images`` (N, C, R, R) in [-1, 1], ``labels`` (N,) int64 or None, and
-    ``condition`` (N, condition_channels, R, R) in [-1, 1] or None: what an
+    """One batch: ``images`` (N, C, H, W) in [-1, 1] (H = resolution, W = width: the same
+    for square images), ``labels`` (N,) int64 or None, and
+    ``condition`` (N, condition_channels, H, W) in [-1, 1] or None: what an
     image-to-image generator starts from (a damaged image and its mask, a photo)."""
 
     images: torch.Tensor
@@ -68,9 +69,15 @@ class DataSource:
     default_epochs: int = 25
     source_name: str = "data"
     condition_channels: int = 0
+    #: Whether the source can give non-square images (``--aspect``): its factory then
+    #: accepts ``width`` (passed only when it differs from ``resolution``, the height).
+    non_square: bool = False
 
-    def __init__(self, *, resolution: int, channels: int, class_names: list[str] | None = None):
+    def __init__(self, *, resolution: int, channels: int, class_names: list[str] | None = None,
+                 width: int | None = None):
         self.resolution = int(resolution)
+        #: Image width; ``resolution`` is the height (the same for square images).
+        self.width = self.resolution if width is None else int(width)
         self.channels = int(channels)
         self.class_names = list(class_names or [])
         self.skipped = SkipReport()
@@ -99,7 +106,7 @@ class DataSource:
         trainer calls."""
         batch = Batch(*self.get_batch(indices))
         n = len(indices)
-        expected = (n, self.channels, self.resolution, self.resolution)
+        expected = (n, self.channels, self.resolution, self.width)
         images = batch.images
         if tuple(images.shape) != expected or not images.is_floating_point():
             raise DataSourceError(
@@ -150,14 +157,15 @@ class InMemoryDataSource(DataSource):
     """A data source whose preprocessed images fit in memory as one uint8 tensor.
 
     ``InMemoryDataSource(images, labels=None, class_names=None, conditions=None)``:
-    ``images`` is (N, C, R, R) uint8; ``labels`` (N,) int64 or None; ``conditions``
-    (N, K, R, R) uint8 or None, the input image of each example for image-to-image models.
+    ``images`` is (N, C, H, W) uint8 (H is the resolution; W = H unless the images are
+    non-square); ``labels`` (N,) int64 or None; ``conditions`` (N, K, H, W) uint8 or
+    None, the input image of each example for image-to-image models.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor | None = None,
                  class_names: list[str] | None = None, conditions: torch.Tensor | None = None):
-        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[2] != images.shape[3]:
-            raise DataSourceError(f"expected uint8 images (N, C, R, R), got "
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise DataSourceError(f"expected uint8 images (N, C, H, W), got "
                                   f"{tuple(images.shape)} {images.dtype}")
         if conditions is not None and (conditions.dtype != torch.uint8 or conditions.ndim != 4
                                        or conditions.shape[0] != images.shape[0]
@@ -165,7 +173,7 @@ class InMemoryDataSource(DataSource):
             raise DataSourceError(f"expected uint8 conditions (N, K, R, R) matching the "
                                   f"images, got {tuple(conditions.shape)} {conditions.dtype}")
         super().__init__(resolution=images.shape[2], channels=images.shape[1],
-                         class_names=class_names)
+                         class_names=class_names, width=images.shape[3])
         self.images = images.contiguous()
         self.labels = labels
         self.conditions = conditions

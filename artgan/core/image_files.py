@@ -167,28 +167,47 @@ def to_mode(img: Image.Image, channels: int) -> Image.Image:
     return img if img.mode == target else img.convert(target)
 
 
-def resize_crop(img: Image.Image, resolution: int) -> Image.Image:
-    """Resize so the shorter side is ``resolution``, then centre-crop to a square.
+FITS = ("crop", "pad")
 
-    Done in one high-quality resampling step: the centred square of the source is
-    resampled straight to ``resolution`` x ``resolution``, which is the same picture.
+
+def resize_crop(img: Image.Image, resolution: int, width: int | None = None,
+                fit: str = "crop") -> Image.Image:
+    """Resize to ``width`` x ``resolution`` (square when ``width`` is None), keeping the
+    picture's proportions.
+
+    ``fit="crop"``: the largest centred box of the target's aspect is resampled straight
+    to the target size, in one high-quality step (for a square: resize so the shorter
+    side fits, then centre-crop). ``fit="pad"``: the whole picture is resized to fit
+    inside and centred on a white canvas (transparent for RGBA).
     """
-    width, height = img.size
-    side = min(width, height)
-    left, top = (width - side) / 2, (height - side) / 2
-    return img.resize((resolution, resolution), Image.Resampling.LANCZOS,
-                      box=(left, top, left + side, top + side), reducing_gap=REDUCING_GAP)
+    out_w, out_h = (resolution if width is None else int(width)), int(resolution)
+    w, h = img.size
+    if fit == "pad":
+        scale = min(out_w / w, out_h / h)
+        inner = img.resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                           Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+        background = {"L": 255, "RGB": (255, 255, 255), "RGBA": (0, 0, 0, 0)}[img.mode]
+        canvas = Image.new(img.mode, (out_w, out_h), background)
+        canvas.paste(inner, ((out_w - inner.width) // 2, (out_h - inner.height) // 2))
+        return canvas
+    aspect = out_w / out_h
+    crop_w, crop_h = (h * aspect, h) if w / h > aspect else (w, w / aspect)
+    left, top = (w - crop_w) / 2, (h - crop_h) / 2
+    return img.resize((out_w, out_h), Image.Resampling.LANCZOS,
+                      box=(left, top, left + crop_w, top + crop_h), reducing_gap=REDUCING_GAP)
 
 
-def reduce_large(img: Image.Image, resolution: int) -> Image.Image:
+def reduce_large(img: Image.Image, resolution: int, width: int | None = None) -> Image.Image:
     """A large image (over :data:`LARGE_PIXELS`) box-reduced by the largest integer factor
-    that keeps its shorter side >= ``REDUCING_GAP * resolution``: what the final resize
-    would do first anyway, done before the copies that orientation and mode conversion
-    make. Smaller images, and modes Pillow cannot reduce (palette, 16-bit), are returned
-    as they are (decoded)."""
+    that keeps its shorter side >= ``REDUCING_GAP`` times the target's longer side (so
+    any fit and orientation keeps that margin): what the final resize would do first
+    anyway, done before the copies that orientation and mode conversion make. Smaller
+    images, and modes Pillow cannot reduce (palette, 16-bit), are returned as they are
+    (decoded)."""
     img.load()
+    target = max(resolution, width or resolution)
     width, height = img.size
-    factor = int(min(width, height) // (REDUCING_GAP * resolution))
+    factor = int(min(width, height) // (REDUCING_GAP * target))
     if width * height <= LARGE_PIXELS or factor < 2 or \
             img.mode not in ("L", "LA", "RGB", "RGBA", "RGBX", "CMYK"):
         return img
@@ -197,7 +216,8 @@ def reduce_large(img: Image.Image, resolution: int) -> Image.Image:
 
 def request_draft(img: Image.Image, resolution: int, channels: int) -> None:
     """Ask a JPEG to decode at the smallest DCT scale (1/2, 1/4, 1/8) that keeps its
-    shorter side >= ``REDUCING_GAP * resolution``; other formats are left alone.
+    shorter side >= ``REDUCING_GAP * resolution`` (non-square targets: pass their longer
+    side); other formats are left alone.
 
     draft() acts on the stored pixels, before EXIF orientation is applied. The request
     is square, so it bounds the shorter side whichever way the image is later turned:
@@ -210,9 +230,11 @@ def request_draft(img: Image.Image, resolution: int, channels: int) -> None:
 
 
 def decode_image(path: str, resolution: int, channels: int, min_side: int,
-                 max_pixels: float, draft: bool = True) -> tuple[np.ndarray, tuple[int, int]]:
-    """Decode one file to a uint8 (C, R, R) array (C = ``channels``: 1 grey, 3 RGB, 4
-    RGBA) and its stored (width, height).
+                 max_pixels: float, draft: bool = True, width: int | None = None,
+                 fit: str = "crop") -> tuple[np.ndarray, tuple[int, int]]:
+    """Decode one file to a uint8 (C, R, W) array (C = ``channels``: 1 grey, 3 RGB, 4
+    RGBA; R = ``resolution`` high, W = ``width`` wide, square by default; ``fit``: see
+    :func:`resize_crop`) and its stored (width, height).
 
     Raises :class:`Skip` if the file is unusable. Sizes are checked from the header
     before any pixel data is decoded. ``draft``: reduced-size JPEG decoding
@@ -221,19 +243,19 @@ def decode_image(path: str, resolution: int, channels: int, min_side: int,
     if os.path.getsize(path) == 0:
         raise Skip("empty file")
     with Image.open(path) as img:
-        width, height = img.size
-        problem = size_problem(width, height, min_side, max_pixels)
+        stored = img.size
+        problem = size_problem(*stored, min_side, max_pixels)
         if problem:
             raise Skip(problem)
         if draft:
-            request_draft(img, resolution, channels)
+            request_draft(img, max(resolution, width or resolution), channels)
         with DECODE_BUDGET.hold(img.size[0] * img.size[1]):  # the size after draft
-            small = reduce_large(img, resolution)  # loads the first frame (GIF, TIFF)
+            small = reduce_large(img, resolution, width)  # loads the first frame (GIF, TIFF)
             upright = ImageOps.exif_transpose(small)
-            array = np.array(resize_crop(to_mode(upright, channels), resolution),
+            array = np.array(resize_crop(to_mode(upright, channels), resolution, width, fit),
                              dtype=np.uint8)
     array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
-    return np.ascontiguousarray(array), (width, height)
+    return np.ascontiguousarray(array), stored
 
 
 def try_decode(path: str, *args) -> tuple[np.ndarray, tuple[int, int]] | str:

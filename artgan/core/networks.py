@@ -47,10 +47,17 @@ class _Checked(nn.Module):
     #: build the network at its smallest size.
     resolutions: tuple[int, ...] | None = None
 
+    #: Whether the network can make or judge non-square images (``--aspect``); such a
+    #: network's constructor accepts ``width`` (artgan passes it only when it differs
+    #: from ``resolution``, the height). See :meth:`shape_problem`.
+    non_square: bool = False
+
     def __init__(self, *, resolution: int, channels: int, num_classes: int = 0,
-                 condition_channels: int = 0):
+                 condition_channels: int = 0, width: int | None = None):
         super().__init__()
         self.resolution = int(resolution)
+        #: Image width in pixels; ``resolution`` is the height (square: the same).
+        self.width = self.resolution if width is None else int(width)
         self.channels = int(channels)
         self.num_classes = int(num_classes)
         self.condition_channels = int(condition_channels)
@@ -61,7 +68,17 @@ class _Checked(nn.Module):
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        return (self.channels, self.resolution, self.resolution)
+        """(channels, height, width) of the images."""
+        return (self.channels, self.resolution, self.width)
+
+    @classmethod
+    def shape_problem(cls, resolution: int, width: int) -> str | None:
+        """Why the network cannot work on images ``resolution`` px high and ``width`` px
+        wide, or None. Checked before any data loads. Default: square images only,
+        unless :attr:`non_square`."""
+        if width != resolution and not cls.non_square:
+            return "makes and judges square images only"
+        return None
 
     @property
     def conditional(self) -> bool:
@@ -117,7 +134,8 @@ class Generator(_Checked):
     Subclasses call ``super().__init__(z_dim=..., resolution=..., channels=...,
     num_classes=..., condition_channels=...)`` and implement ``forward(z, y=None)``
     (image-to-image generators: ``forward(z, y=None, condition=None)``) returning
-    (N, C, H, W): H = W = ``resolution``, or the condition's height and width.
+    (N, C, H, W): H = ``resolution``, W = ``width`` (the same unless the generator sets
+    ``non_square`` and was built with a ``width``), or the condition's height and width.
 
     Randomness of its own (noise inputs, dropout) should come from torch's global
     generator: artgan seeds it, checkpoints it and draws ``z`` from it, so samples and
@@ -128,9 +146,9 @@ class Generator(_Checked):
     kind = "generator"
 
     def __init__(self, *, z_dim: int, resolution: int, channels: int, num_classes: int = 0,
-                 condition_channels: int = 0):
+                 condition_channels: int = 0, width: int | None = None):
         super().__init__(resolution=resolution, channels=channels, num_classes=num_classes,
-                         condition_channels=condition_channels)
+                         condition_channels=condition_channels, width=width)
         self.z_dim = int(z_dim)
 
     @property
@@ -197,7 +215,7 @@ class Generator(_Checked):
         self._check_condition(condition, n)
         out = self._forward(z, y, condition)
         size = tuple(condition.shape[2:]) if condition is not None else \
-            (self.resolution, self.resolution)
+            (self.resolution, self.width)
         expected = (n, self.channels, *size)
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__

@@ -17,18 +17,20 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from .config import (Choice, Components, Evaluation, ImageShape, Optimisation,
-                     Regularisation, RunConfig, Runtime, Schedule, parse_data_spec)
+                     Regularisation, RunConfig, Runtime, Schedule, aspect_text, image_width,
+                     parse_aspect, parse_data_spec)
 from .errors import ConfigError
 from .options import OptionError, as_dict, build_options
 from .recipes import Recipe, pick_recipe
 from .registry import Entry, Registry, UnknownComponentError
 from .request import RunRequest
-from .resolve_parts import (augment_choices, check_ada, check_resolution, metric_choices,
-                            optimisation, refuse_stray_groups, resolve_norm)
+from .resolve_parts import (augment_choices, check_ada, check_resolution, check_shape,
+                            metric_choices, optimisation, refuse_stray_groups, resolve_norm)
 
 #: Request groups of component options, with the component kind they configure.
 COMPONENT_GROUPS = {"gen": "generator", "disc": "discriminator", "loss": "loss", "data": "data"}
@@ -239,7 +241,21 @@ class _Resolver:
                                 or getattr(data_cls, "default_resolution", 64))
         channels = self.value("channels", derived=getattr(shape_from, "channels", None))
         check_resolution(int(resolution), self._network_entries)
-        return ImageShape(resolution=int(resolution), channels=int(channels))
+        given = getattr(shape_from, "width", None)  # a data object's own width
+        derived = aspect_text(Fraction(int(given), int(resolution))) \
+            if given and getattr(shape_from, "resolution", None) == int(resolution) else None
+        ratio = parse_aspect(self.value("aspect", derived=derived))
+        aspect = aspect_text(ratio)
+        square_only = None if shape_from is not None else data_cls
+        try:
+            width = image_width(int(resolution), aspect)
+        except ConfigError:  # a network that cannot do this aspect at all says so first
+            check_shape(int(resolution), round(int(resolution) * ratio), aspect,
+                        self._network_entries, None, components.data.spec)
+            raise
+        check_shape(int(resolution), width, aspect, self._network_entries, square_only,
+                    components.data.spec)
+        return ImageShape(resolution=int(resolution), channels=int(channels), aspect=aspect)
 
     def _schedule(self, loss: Any) -> Schedule:
         batch = int(self.value("batch_size"))

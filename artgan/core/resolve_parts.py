@@ -131,6 +131,28 @@ def check_resolution(resolution: int, entries) -> None:
                               f"px{kind}; got {resolution}", "--resolution")
 
 
+def check_shape(resolution: int, width: int, aspect: str, entries, data_cls,
+                data_spec: str) -> None:
+    """Refuse a non-square ``--aspect`` that the networks or the data source cannot do,
+    before any data is loaded (each network's ``shape_problem``; the data source's
+    ``non_square``)."""
+    if width == resolution:
+        return
+    for entry in entries:
+        check = getattr(entry.component_class(), "shape_problem", None) if entry else None
+        problem = check(resolution, width) if check else None
+        if problem:
+            flag = "--gen" if entry.kind == "generator" else "--disc"
+            hint = "" if getattr(entry.component_class(), "non_square", False) else \
+                " (networks that can: --gen fastgan)"
+            raise ConfigError(f"--aspect {aspect} ({width}x{resolution} px): {flag} "
+                              f"{entry.name} {problem}{hint}", "--aspect")
+    if data_cls is not None and not getattr(data_cls, "non_square", False):
+        raise ConfigError(f"--aspect {aspect}: --data {data_spec} gives square images only; "
+                          f"non-square training needs --data folder:PATH (cropped or padded "
+                          f"to the aspect)", "--aspect")
+
+
 def refuse_stray_groups(options: dict[str, dict[str, Any]], config: RunConfig,
                         component_groups: set[str]) -> None:
     """``-o NAME.KEY=V`` must name a component group, a chosen metric or augmentation."""

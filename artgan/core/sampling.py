@@ -36,9 +36,10 @@ def load_generator(path, registry: Registry, *, device: str = "auto",
     config = RunConfig.from_dict(ckpt["config"])
     num_classes = int(ckpt.get("num_classes", 0))
     gen = config.components.gen
+    width = {} if config.image.square else {"width": config.image.width}
     G = registry.build("generator", gen.name, gen.options, resolution=config.image.resolution,
                        channels=config.image.channels, num_classes=num_classes,
-                       **_condition(ckpt, config))
+                       **_condition(ckpt, config), **width)
     G.load_state_dict(ckpt["generator_ema"] if ema and "generator_ema" in ckpt
                       else ckpt["generator"])
     return G.to(resolve_device(device)).eval(), config, list(ckpt.get("class_names", []))

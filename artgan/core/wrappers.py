@@ -17,13 +17,16 @@ def _takes_labels(module: nn.Module) -> bool:
 class ModuleGenerator(Generator):
     """Wraps ``module(z)`` or ``module(z, y)``; the module must have ``z_dim``."""
 
-    def __init__(self, module: nn.Module, *, resolution: int, channels: int, num_classes: int):
+    non_square = True  # the module's own business: the shape checks still apply
+
+    def __init__(self, module: nn.Module, *, resolution: int, channels: int, num_classes: int,
+                 width: int | None = None):
         if not hasattr(module, "z_dim"):
             raise TypeError(f"{type(module).__name__} is a plain nn.Module used as a generator: "
                             f"give it a z_dim attribute (the size of its input noise)")
         labelled = _takes_labels(module)
         super().__init__(z_dim=module.z_dim, resolution=resolution, channels=channels,
-                         num_classes=num_classes if labelled else 0)
+                         num_classes=num_classes if labelled else 0, width=width)
         self.module, self.labelled = module, labelled
         self.component_name = type(module).__name__
 
@@ -34,10 +37,13 @@ class ModuleGenerator(Generator):
 class ModuleDiscriminator(Discriminator):
     """Wraps ``module(x)`` or ``module(x, y)`` returning (N,) or (N, 1) logits."""
 
-    def __init__(self, module: nn.Module, *, resolution: int, channels: int, num_classes: int):
+    non_square = True
+
+    def __init__(self, module: nn.Module, *, resolution: int, channels: int, num_classes: int,
+                 width: int | None = None):
         labelled = _takes_labels(module)
         super().__init__(resolution=resolution, channels=channels,
-                         num_classes=num_classes if labelled else 0)
+                         num_classes=num_classes if labelled else 0, width=width)
         self.module, self.labelled = module, labelled
         self.component_name = type(module).__name__
 

@@ -70,6 +70,9 @@ class ImageSet:
             raise MetricError(f"data source {spec!r} has no images")
         key = {"source": spec, "options": options or {}, "resolution": source.resolution,
                "channels": source.channels, "count": n}
+        width = getattr(source, "width", source.resolution)
+        if width != source.resolution:  # non-square (--aspect); square keys stay as they were
+            key["width"] = width
         pixels = getattr(source, "images", None)
         if cacheable and isinstance(pixels, torch.Tensor) and pixels.dtype == torch.uint8:
             key["content_blake2b"] = hashlib.blake2b(
@@ -78,7 +81,9 @@ class ImageSet:
         def batches():
             for start in range(0, n, batch_size):
                 yield source.load_batch(torch.arange(start, min(start + batch_size, n)))[0]
-        return cls(batches, n, f"{spec} ({n} images, {source.resolution}px)",
+        size = f"{source.resolution}px" if width == source.resolution else \
+            f"{width}x{source.resolution}px"
+        return cls(batches, n, f"{spec} ({n} images, {size})",
                    key if cacheable else None)
 
     @classmethod

@@ -23,6 +23,10 @@ class FolderOptions:
     draft: bool = option(True, "Decode JPEGs at reduced size (DCT scaling, keeping at least "
                                "3x the resolution) before the resize; false: full size, "
                                "slower, nearly the same pixels.")
+    fit: str = option("crop", "How images meet the training shape (--resolution, --aspect): "
+                              "crop: the largest centred part of that shape; pad: the whole "
+                              "image, on white (transparent with --channels 4).",
+                      choices=("crop", "pad"))
     cache: bool = option(True, "Keep the preprocessed images on disk in "
                                "$ARTGAN_CACHE_DIR/data (default ~/.cache/artgan/data) so "
                                "later runs only decode new or changed files; false: neither "

@@ -129,7 +129,8 @@ class ResidualDown(nn.Module):
 
 class Decoder(nn.Module):
     """The self-supervised discriminator's small decoder: an 8x8 feature map to an image
-    of side ``size`` (16-128) in [-1, 1]: up blocks without noise, 3x3 conv, tanh."""
+    of side ``size`` (16-128) in [-1, 1]: up blocks without noise, 3x3 conv, tanh. (A
+    non-square 8 x w map gives a size x (size w / 8) image.)"""
 
     def __init__(self, in_ch: int, channels: int, size: int, ndf: int, norm_kind: str):
         super().__init__()
@@ -149,14 +150,15 @@ class Decoder(nn.Module):
 
 
 def shrink(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Images (N, C, S, S) area-downsampled to side ``size`` (S a power-of-two multiple)."""
-    factor = x.shape[-1] // size
+    """Images (N, C, S, W) area-downsampled to height ``size`` (S a power-of-two multiple
+    of it; the width by the same factor)."""
+    factor = x.shape[-2] // size
     return x if factor == 1 else nn.functional.avg_pool2d(x, factor)
 
 
 def quarters(x: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
-    """Per image, one quarter of (N, C, S, S): ``which`` (N,) in 0-3 reads row-major
-    (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right); returns (N, C, S/2, S/2)."""
+    """Per image, one quarter of (N, C, H, W): ``which`` (N,) in 0-3 reads row-major
+    (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right); returns (N, C, H/2, W/2)."""
     n, c, h, w = x.shape
     parts = x.reshape(n, c, 2, h // 2, 2, w // 2).permute(0, 2, 4, 1, 3, 5)
     parts = parts.reshape(n, 4, c, h // 2, w // 2)

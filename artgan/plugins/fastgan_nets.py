@@ -61,13 +61,37 @@ def check_resolution(resolution: int, who: str) -> None:
                          f"got {resolution}")
 
 
+#: Widths, in quarters of the height, that both networks can do (``--aspect``): the
+#: generator starts from a 4 x q map and doubles both sides, the discriminator ends in
+#: 8 x 2q maps and 5 x (2q - 3) logits, so q = 2 (1:2) to 16 (4:1).
+QUARTERS = range(2, 17)
+
+
+def aspect_problem(resolution: int, width: int) -> str | None:
+    """Why FastGAN cannot make ``width`` x ``resolution`` images, or None."""
+    quarters, rest = divmod(4 * int(width), int(resolution))
+    if rest or quarters not in QUARTERS:
+        return (f"makes images whose width is 2 to 16 quarters of the height (--aspect 1:2, "
+                f"3:4, 1:1, 5:4, 3:2, 7:4, 2:1, ..., 4:1; 4:3 and 16:9 are not: try 5:4 or "
+                f"7:4); got {width}x{resolution} px")
+    return None
+
+
+def check_width(resolution: int, width: int | None, who: str) -> int:
+    width = resolution if width is None else int(width)
+    problem = aspect_problem(resolution, width)
+    if problem:
+        raise ValueError(f"{who} {problem}")
+    return width
+
+
 def check_channels(channels: int, who: str) -> None:
     if channels not in (1, 3, 4):
         raise ValueError(f"{who} supports --channels 1, 3 or 4 (grey, RGB, RGBA); got "
                          f"{channels}")
 
 
-def check_width(options: Any, name: str, who: str) -> None:
+def check_option_width(options: Any, name: str, who: str) -> None:
     """Options built through the registry are range-checked there; this catches direct
     construction with a bad width."""
     value = getattr(options, name)
@@ -84,27 +108,39 @@ def _fork_rng(device: torch.device):
 
 class FastGANGenerator(Generator):
     """FastGAN's generator, 64-1024 px, 1, 3 or 4 channels, unconditional (labels are
-    ignored). Style mixing (:meth:`mix`) takes the SLE inputs from a second latent."""
+    ignored). Style mixing (:meth:`mix`) takes the SLE inputs from a second latent.
+    Non-square (``width``): the 4x4 start is 4 x (4 width / resolution), every later
+    map keeps that aspect (see :data:`QUARTERS`)."""
 
     resolutions = RESOLUTIONS
     can_mix = True
+    non_square = True
 
-    def __init__(self, options: Any, *, resolution: int, channels: int, num_classes: int = 0):
+    @classmethod
+    def shape_problem(cls, resolution: int, width: int) -> str | None:
+        return aspect_problem(resolution, width)
+
+    def __init__(self, options: Any, *, resolution: int, channels: int, num_classes: int = 0,
+                 width: int | None = None):
         who = "fastgan generator"
         check_resolution(resolution, who)
         check_channels(channels, who)
-        check_width(options, "ngf", who)
+        check_option_width(options, "ngf", who)
+        width = check_width(resolution, width, who)
         if not isinstance(options.z_dim, int) or options.z_dim < 1:
             raise ValueError(f"{who} option z_dim must be an integer >= 1; got {options.z_dim!r}")
         # unconditional, like dcgan: num_classes is not passed on, labels are ignored
-        super().__init__(z_dim=options.z_dim, resolution=resolution, channels=channels)
+        super().__init__(z_dim=options.z_dim, resolution=resolution, channels=channels,
+                         width=width)
         sn, ngf = options.spectral_norm, options.ngf
         self.sle_pairs = SLE_PAIRS[resolution]
         self.sources = sorted({low for low, _ in self.sle_pairs})
         self.low_of = {high: low for low, high in self.sle_pairs}
         width4 = g_width(ngf, 4)
         # (N, z, 1, 1) -> 4x4 transposed conv -> (N, 2 w4, 4, 4) -> BN -> GLU -> (N, w4, 4, 4)
-        self.init = nn.Sequential(conv(options.z_dim, 2 * width4, 4, sn=sn, transpose=True),
+        # (non-square: a 4 x q kernel, q = 4 width / resolution)
+        start = (4, 4 * width // resolution) if width != resolution else 4
+        self.init = nn.Sequential(conv(options.z_dim, 2 * width4, start, sn=sn, transpose=True),
                                   norm("batch", 2 * width4), nn.GLU(dim=1))
         self.sides = [2 ** k for k in range(3, resolution.bit_length())]  # 8 .. R
         self.blocks = nn.ModuleList(
@@ -154,20 +190,30 @@ class FastGANGenerator(Generator):
 class FastGANDiscriminator(Discriminator):
     """FastGAN's self-supervised discriminator, 64-1024 px: scores are two 5x5 logit maps
     (main path and small-image path), returned as patch scores (N, 2, 5, 5), which callers
-    see as (N, 50). :meth:`forward_real` adds the decoders' reconstruction objective."""
+    see as (N, 50). :meth:`forward_real` adds the decoders' reconstruction objective.
+    Non-square (``width``): every map keeps the images' aspect; the logit maps are
+    5 x (2q - 3) for widths of q quarters of the height, the decoders' outputs too keep
+    the aspect. Sides named below are heights."""
 
     resolutions = RESOLUTIONS
     patch_scores = True
+    non_square = True
 
-    def __init__(self, options: Any, *, resolution: int, channels: int, num_classes: int = 0):
+    @classmethod
+    def shape_problem(cls, resolution: int, width: int) -> str | None:
+        return aspect_problem(resolution, width)
+
+    def __init__(self, options: Any, *, resolution: int, channels: int, num_classes: int = 0,
+                 width: int | None = None):
         who = "fastgan discriminator"
         check_resolution(resolution, who)
         check_channels(channels, who)
-        check_width(options, "ndf", who)
+        check_option_width(options, "ndf", who)
+        width = check_width(resolution, width, who)
         if not options.recon_weight >= 0:
             raise ValueError(f"{who} option recon_weight must be >= 0; got "
                              f"{options.recon_weight!r}")
-        super().__init__(resolution=resolution, channels=channels)
+        super().__init__(resolution=resolution, channels=channels, width=width)
         ndf, kind = options.ndf, "batch" if options.norm == "auto" else options.norm
         self.recon_weight = float(options.recon_weight)
         self.stem, top = self._stem(channels, ndf, resolution, kind)
@@ -221,7 +267,7 @@ class FastGANDiscriminator(Discriminator):
         """Scores (N, 2, 5, 5), the main path's maps by side, the small image and its
         8x8 map."""
         feat = self.stem(x)
-        maps = {feat.shape[-1]: feat}
+        maps = {feat.shape[-2]: feat}  # by height
         for side, block in zip(self.down_sides, self.down):
             feat = block(feat)
             if str(side) in self.excite:

@@ -2,7 +2,8 @@
 
 Every image is preprocessed on the first load (upright via EXIF, converted to RGB, grey or
 RGBA (``--channels 4``: transparency kept, opaque alpha for images without),
-resized so its shorter side is the resolution, centre-cropped to a square; see
+resized so its shorter side is the resolution, centre-cropped to a square, or to the
+``--aspect`` (``-o data.fit=pad``: padded instead); see
 :mod:`artgan.core.image_files`) and kept as one uint8 tensor. Large JPEGs are decoded
 at reduced size, files are decoded on a thread pool, and the result is kept in a disk
 cache (:mod:`artgan.plugins.folder_cache`) so that later runs on the same folder only
@@ -103,7 +104,8 @@ def _lookup(files: list[str], usable: list[int], stamps: dict, cached: CachedIma
 
 
 def _decode_all(root: str, files: list[str], usable: list[int], resolution: int, channels: int,
-                options: FolderOptions, report: SkipReport) -> tuple[torch.Tensor, list[int], dict]:
+                options: FolderOptions, report: SkipReport, width: int | None = None
+                ) -> tuple[torch.Tensor, list[int], dict]:
     """Load ``files[usable]`` in order; return (uint8 tensor, kept indices, counts).
 
     ``outcome`` below maps each usable file to why it is skipped (str), its cache row
@@ -115,14 +117,18 @@ def _decode_all(root: str, files: list[str], usable: list[int], resolution: int,
     """
     min_side = options.min_side or max(8, resolution // 4)
     max_pixels = options.max_megapixels * 1e6
-    cache = FolderCache(root, resolution=resolution, channels=channels,
-                        settings={"draft": options.draft}) if options.cache else None
-    cached = (cache.load() if cache else None) or CachedImages.empty(channels, resolution)
+    width = resolution if width is None else int(width)
+    settings = {"draft": options.draft, **({"width": width} if width != resolution else {}),
+                **({"fit": options.fit} if options.fit != "crop" else {})}
+    cache = FolderCache(root, resolution=resolution, channels=channels, settings=settings,
+                        width=width) if options.cache else None
+    cached = (cache.load() if cache else None) or CachedImages.empty(channels, resolution,
+                                                                     width)
     # stat before decoding: a file changed meanwhile gets a stale stamp, so it is
     # decoded again next time rather than cached with pixels it no longer has
     stamps = {rel: _stamp(os.path.join(root, rel)) for rel in files}
     outcome, to_decode = _lookup(files, usable, stamps, cached, min_side, max_pixels)
-    args = (resolution, channels, min_side, max_pixels, options.draft)
+    args = (resolution, channels, min_side, max_pixels, options.draft, width, options.fit)
     results = _decode_files([os.path.join(root, files[i]) for i in to_decode], args,
                             options.workers or default_workers())
     fresh = {}
@@ -136,7 +142,7 @@ def _decode_all(root: str, files: list[str], usable: list[int], resolution: int,
     for index in usable:
         if isinstance(outcome[index], str):
             report.add(files[index], outcome[index])
-    images = _assemble(kept, outcome, cached, channels, resolution)
+    images = _assemble(kept, outcome, cached, channels, resolution, width)
     outcome.clear()  # the decoded arrays now live in images
     if cache is not None:
         valid = {rel: s for rel, s in stamps.items() if not isinstance(s, str)}
@@ -147,12 +153,12 @@ def _decode_all(root: str, files: list[str], usable: list[int], resolution: int,
 
 
 def _assemble(kept: list[int], outcome: dict, cached: CachedImages, channels: int,
-              resolution: int) -> torch.Tensor:
-    """One (N, C, R, R) uint8 tensor of the kept images, in file order."""
+              resolution: int, width: int) -> torch.Tensor:
+    """One (N, C, R, W) uint8 tensor of the kept images, in file order."""
     rows = [outcome[i] for i in kept]
     if rows and all(isinstance(r, int) for r in rows) and rows == list(range(len(cached.files))):
         return cached.images  # everything from the cache, in the same order: no copy
-    out = torch.empty((len(kept), channels, resolution, resolution), dtype=torch.uint8)
+    out = torch.empty((len(kept), channels, resolution, width), dtype=torch.uint8)
     from_cache = [k for k, r in enumerate(rows) if isinstance(r, int)]
     if from_cache:
         out[from_cache] = cached.images[[rows[k] for k in from_cache]]
@@ -191,9 +197,10 @@ class FolderDataSource(InMemoryDataSource):
 
     default_resolution = 64
     default_epochs = 25
+    non_square = True  # --aspect: cropped (or padded, option fit) to width x resolution
 
     def __init__(self, root: str, *, resolution: int, channels: int,
-                 options: FolderOptions | None = None):
+                 options: FolderOptions | None = None, width: int | None = None):
         options = options or FolderOptions()
         resolution = int(resolution)
         if resolution < 1:
@@ -214,7 +221,7 @@ class FolderDataSource(InMemoryDataSource):
             else:
                 usable.append(index)
         images, kept, counts = _decode_all(root, files, usable, resolution, channels, options,
-                                           report)
+                                           report, width)
         if not kept:
             problems = "; ".join(f"{p} ({why})" for p, why in report.examples)
             raise DataSourceError(f"none of the {len(files)} image files in {root} could be "
@@ -241,9 +248,11 @@ class FolderDataSource(InMemoryDataSource):
 
     @classmethod
     def from_spec(cls, argument: str | None, options: FolderOptions | None, *,
-                  resolution: int | None, channels: int, seed: int = 0) -> FolderDataSource:
-        """The registered factory: ``argument`` is PATH from ``--data folder:PATH``."""
+                  resolution: int | None, channels: int, seed: int = 0,
+                  width: int | None = None) -> FolderDataSource:
+        """The registered factory: ``argument`` is PATH from ``--data folder:PATH``;
+        ``width``: non-square images (``--aspect``), ``resolution`` being the height."""
         if not argument:
             raise DataSourceError("folder needs a path: --data folder:PATH")
         return cls(os.path.expanduser(argument), resolution=resolution or cls.default_resolution,
-                   channels=channels, options=options)
+                   channels=channels, options=options, width=width)

@@ -6,7 +6,8 @@ relative to the folder, its size in bytes and modification time (ns), its stored
 and height (so size limits can be re-checked without opening it) and its preprocessed
 uint8 pixels. An entry is used only if the file's size and mtime still match; the
 digest covers the folder's absolute path, the resolution, the channels, the decoding
-options and the Pillow version, so anything that changes pixels gives another file.
+options (the width and fit too, when they differ from a square crop) and the Pillow
+version, so anything that changes pixels gives another file.
 
 Written atomically (temporary file, then rename) with ``torch.save``; read with
 ``torch.load(weights_only=True)``, so no code is ever unpickled. A file that cannot be
@@ -97,11 +98,12 @@ class CachedImages:
         return CachedImages(files, stamps_t, dims_t, images)
 
     @classmethod
-    def empty(cls, channels: int, resolution: int) -> "CachedImages":
+    def empty(cls, channels: int, resolution: int, width: int | None = None) -> "CachedImages":
         """A cache with no entries."""
         return cls([], torch.zeros((0, 2), dtype=torch.int64),
                    torch.zeros((0, 2), dtype=torch.int64),
-                   torch.zeros((0, channels, resolution, resolution), dtype=torch.uint8))
+                   torch.zeros((0, channels, resolution, width or resolution),
+                               dtype=torch.uint8))
 
 
 def _pairs(rows: list[list[int]]) -> torch.Tensor:
@@ -112,8 +114,11 @@ class FolderCache:
     """The cache file of one folder at one pixel setting (see the module docstring)."""
 
     def __init__(self, root: str, *, resolution: int, channels: int,
-                 settings: dict[str, Any], directory: str | os.PathLike | None = None):
+                 settings: dict[str, Any], directory: str | os.PathLike | None = None,
+                 width: int | None = None):
+        """``width``: of non-square images (then part of ``settings`` too, by the caller)."""
         self.resolution, self.channels = int(resolution), int(channels)
+        self.width = self.resolution if width is None else int(width)
         self.key = json.dumps({"format": CACHE_FORMAT, "root": os.path.abspath(root),
                                "resolution": self.resolution, "channels": self.channels,
                                "pillow": PIL.__version__, **settings}, sort_keys=True)
@@ -142,7 +147,7 @@ class FolderCache:
                 and stamps.dtype == dims.dtype == torch.int64
                 and tuple(stamps.shape) == tuple(dims.shape) == (n, 2)
                 and images.dtype == torch.uint8
-                and tuple(images.shape) == (n, self.channels, self.resolution, self.resolution)):
+                and tuple(images.shape) == (n, self.channels, self.resolution, self.width)):
             return None
         return CachedImages(files, stamps, dims, images)
 
