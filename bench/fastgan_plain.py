@@ -30,6 +30,7 @@ The decoders and their L1 + MS-SSIM objective are about 30% of a FastGAN step
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 
@@ -44,34 +45,50 @@ from artgan.plugins.fastgan_nets import FastGANDiscriminator, FastGANGenerator
 
 
 def timed_steps(G, D, images: torch.Tensor, steps: int, batch: int, device: torch.device,
-                reconstruct: bool) -> tuple[float, float]:
-    """Hinge-loss training steps of G and D on ``images`` (uint8), after one untimed
-    warm-up step: (wall-clock seconds, CPU seconds of this process) for ``steps``."""
+                reconstruct: bool, precision: str = "fp32", compile: bool = False,
+                warmup: int = 1) -> tuple[float, float]:
+    """Hinge-loss training steps of G and D on ``images`` (uint8), after ``warmup``
+    untimed steps: (wall-clock seconds, CPU seconds of this process) for ``steps``.
+
+    ``precision="bf16"``: the forward passes and losses under ``torch.autocast`` in
+    bfloat16 (backward outside it, as the PyTorch recipe says); ``compile``: both
+    networks ``torch.compile``d in place (``Module.compile``), as artgan's ``--compile``.
+    """
+    if compile:
+        G.compile()
+        D.compile()
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     n = images.shape[0]
 
+    def autocast():
+        return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" \
+            else contextlib.nullcontext()
+
     def step() -> None:
         idx = torch.randint(0, n, (batch,))
-        real = images[idx].to(device).float().div(127.5).sub(1)
-        fake = G(torch.randn(batch, G.z_dim, device=device))
-        if reconstruct:  # scores and the decoders' objective in one pass
-            d_real, extra = D.score_real(real)
-            aux = extra.get("loss", 0.0)
-        else:
-            d_real, aux = D(real), 0.0
-        d_fake = D(fake.detach())
-        # E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))] + reconstruction
-        d_loss = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean() + aux
+        real = images[idx].to(device).float().div(127.5).sub(1)  # CPU memory -> device
+        with autocast():
+            fake = G(torch.randn(batch, G.z_dim, device=device))
+            if reconstruct:  # scores and the decoders' objective in one pass
+                d_real, extra = D.score_real(real)
+                aux = extra.get("loss", 0.0)
+            else:
+                d_real, aux = D(real), 0.0
+            d_fake = D(fake.detach())
+            # E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))] + reconstruction
+            d_loss = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean() + aux
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
-        g_loss = -D(fake).mean()  # -E[D(G(z))], reusing the step's fakes
+        with autocast():
+            g_loss = -D(fake).mean()  # -E[D(G(z))], reusing the step's fakes
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
 
-    step()  # warm-up
+    for _ in range(warmup):
+        step()
     _sync(device)
     start, cpu = time.perf_counter(), time.process_time()
     for _ in range(steps):
@@ -95,11 +112,13 @@ def dcgan_nets(resolution: int, channels: int, ngf: int, ndf: int, device: torch
 
 
 def plain_fastgan_loop(images: torch.Tensor, steps: int, batch: int, device: torch.device,
-                       resolution: int, ngf: int = 64, ndf: int = 64) -> float:
-    """The hand-written FastGAN loop: returns seconds for ``steps`` steps (after one
-    untimed warm-up step). ``images`` are (N, C, R, R) uint8."""
+                       resolution: int, ngf: int = 64, ndf: int = 64, precision: str = "fp32",
+                       compile: bool = False, warmup: int = 1) -> tuple[float, float]:
+    """The hand-written FastGAN loop: (wall, CPU) seconds for ``steps`` steps (after
+    ``warmup`` untimed steps). ``images`` are (N, C, R, R) uint8."""
     G, D = fastgan_nets(resolution, images.shape[1], ngf, ndf, device)
-    return timed_steps(G, D, images, steps, batch, device, reconstruct=True)[0]
+    return timed_steps(G, D, images, steps, batch, device, reconstruct=True,
+                       precision=precision, compile=compile, warmup=warmup)
 
 
 def plain_dcgan_loop(images: torch.Tensor, steps: int, batch: int, device: torch.device,

@@ -375,3 +375,31 @@ def test_non_square_fastgan_run_sample_and_walk(tmp_path):
     result = artgan("eval", "--ckpt", run, "-n", "4", "-m", "ms-ssim", "-o",
                     "ms-ssim.num_pairs=4")
     assert "96x64px" in result.output
+
+
+# -- CUDA only (bench/gpu.sh runs these: pytest -k cuda) -------------------------------
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_fastgan_trains_and_samples_reproducibly_on_cuda(tmp_path):
+    bf16 = torch.cuda.is_bf16_supported()
+    run = tmp_path / "run"
+    on_cuda = ["cuda" if arg == "cpu" else arg for arg in DEMO]  # --device cuda
+    artgan("run", *on_cuda, "--precision", "bf16" if bf16 else "fp32", "--max-steps", "3",
+           "--out", run)
+    assert load_checkpoint(run)["step"] == 3
+    from artgan.core.sampling import load_generator
+    from artgan.plugin_host import get_registry
+
+    G, _, _ = load_generator(run, get_registry(), device="cuda")
+    for module in G.modules():
+        if isinstance(module, NoiseInjection):
+            module.weight.data.fill_(0.5)
+    before = torch.cuda.get_rng_state()
+    torch.cuda.manual_seed(1)
+    a = sample_images(G, 5, seed=2, batch_size=2)
+    torch.cuda.manual_seed(2)
+    state = torch.cuda.get_rng_state()
+    assert torch.equal(a, sample_images(G, 5, seed=2, batch_size=2))
+    assert torch.equal(torch.cuda.get_rng_state(), state) and not torch.equal(before, state)
+    found = mixing_grid(G, 2, seed=0)
+    assert found["grid"].shape == (9, 3, 64, 64) and found["grid"].device.type == "cpu"
