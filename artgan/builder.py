@@ -168,8 +168,11 @@ def prepare_networks(G, D, config: RunConfig, dist: Distributed, loss: Any = Non
     G, D = G.to(dist.device), D.to(dist.device)
     if dist.device.type == "cpu":
         # oneDNN's convolutions are faster on NHWC weights (DCGAN 64px step: 5-18% less
-        # time on a 2-core CPU, bench/README.md); not measured on GPUs, so only here
-        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+        # time on a 2-core CPU, bench/README.md); not measured on GPUs, so only here, and
+        # only for networks that gain from it (cpu_channels_last)
+        G, D = (net.to(memory_format=torch.channels_last)
+                if _wants_channels_last(net, config.runtime.precision) else net
+                for net in (G, D))
     if config.runtime.sync_bn and dist.enabled:
         G, D = sync_batchnorm(G, dist.device), sync_batchnorm(D, dist.device)
     if config.runtime.compile:
@@ -184,6 +187,11 @@ def prepare_networks(G, D, config: RunConfig, dist: Distributed, loss: Any = Non
         else:
             D.compile()
     return G, D, config
+
+
+def _wants_channels_last(net, precision: str) -> bool:
+    wanted = getattr(net, "cpu_channels_last", True)
+    return wanted if isinstance(wanted, bool) else precision in tuple(wanted)
 
 
 def double_backward(config: RunConfig, loss: Any) -> str:

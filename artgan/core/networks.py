@@ -51,6 +51,10 @@ class _Checked(nn.Module):
     #: network's constructor accepts ``width`` (artgan passes it only when it differs
     #: from ``resolution``, the height). See :meth:`shape_problem`.
     non_square: bool = False
+    #: On the CPU artgan stores the network channels-last (oneDNN's convolutions prefer it:
+    #: DCGAN steps 5-14% faster, bench/README.md) unless this says otherwise: False, or
+    #: the ``--precision`` values to do it for (FastGAN: ``("fp32",)``).
+    cpu_channels_last: bool | tuple[str, ...] = True
 
     def __init__(self, *, resolution: int, channels: int, num_classes: int = 0,
                  condition_channels: int = 0, width: int | None = None):

@@ -115,6 +115,9 @@ class FastGANGenerator(Generator):
     resolutions = RESOLUTIONS
     can_mix = True
     non_square = True
+    #: channels-last on the CPU in fp32 only: measured (64 px, ngf = ndf = 16 and 32,
+    #: batch 16) 0-3% faster in fp32 but 12-16% slower in bf16 (GLU and BatchNorm)
+    cpu_channels_last = ("fp32",)
 
     @classmethod
     def shape_problem(cls, resolution: int, width: int) -> str | None:
@@ -198,6 +201,7 @@ class FastGANDiscriminator(Discriminator):
     resolutions = RESOLUTIONS
     patch_scores = True
     non_square = True
+    cpu_channels_last = ("fp32",)  # as the generator's
 
     @classmethod
     def shape_problem(cls, resolution: int, width: int) -> str | None:
