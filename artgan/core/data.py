@@ -76,11 +76,17 @@ class DataSource:
     def __init__(self, *, resolution: int, channels: int, class_names: list[str] | None = None,
                  width: int | None = None):
         self.resolution = int(resolution)
-        #: Image width; ``resolution`` is the height (the same for square images).
-        self.width = self.resolution if width is None else int(width)
+        self._width = None if width is None else int(width)
         self.channels = int(channels)
         self.class_names = list(class_names or [])
         self.skipped = SkipReport()
+
+    _width: int | None = None  # (sources that set their attributes without __init__)
+
+    @property
+    def width(self) -> int:
+        """Image width; ``resolution`` is the height (the same for square images)."""
+        return self.resolution if self._width is None else self._width
 
     @property
     def num_classes(self) -> int:

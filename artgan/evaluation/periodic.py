@@ -82,9 +82,10 @@ class PeriodicEvaluation:
         return self._real
 
     def _generated(self, generate: Callable, z_dim: int, num_classes: int, batch: int,
-                   device: torch.device):
+                   device: torch.device | str | None = None):
         """The evaluated images: the same latents and the same generator noise (batch b
-        under :func:`~artgan.core.sampling.seeded_noise` (seed, b)) every time."""
+        under :func:`~artgan.core.sampling.seeded_noise` (seed, b), on ``device``: where
+        ``generate`` runs, default the CPU) every time."""
         count, seed = self.images, self.seed + EVAL_SEED_OFFSET
 
         def batches():
