@@ -142,7 +142,7 @@ def project_command(ckpt: str, device: str, no_ema: bool, image: str, out: str, 
     picture = read_image(image)
     G, _config, class_names, features, feature_note = load_model(ckpt, device, no_ema,
                                                                 feature_weight)
-    check_model_channels(G.channels, G.who)
+    check_model_channels(G.channels, G.who, G.output_shape)
     classes = classes_to_try(G, class_names, class_name)
     pixels, fit_note = fit_square(to_channels(picture.flattened(), G.channels), G.resolution)
     with step_bar("projecting", steps) as advance:

@@ -45,8 +45,8 @@ def grid_path(out: str, grid: str | None) -> Path:
               help="Folder for the PNGs (sample-0000.png, ...); it holds nothing else, so "
                    "`artgan eval --fake OUT` scores exactly these images.")
 @click.option("--grid", type=click.Path(dir_okay=False), default=None, metavar="PATH",
-              help="Where to write the grid of all images [default: OUT-grid.png, beside "
-                   "the folder, not in it].")
+              help="Where to write the grid of the images (of the first 256 for larger N) "
+                   "[default: OUT-grid.png, beside the folder, not in it].")
 @click.option("--seed", type=SEED, default=0, show_default=True,
               help="Same seed, same images.")
 @click.option("--class", "class_name", default=None, metavar="NAME|all",

@@ -120,11 +120,15 @@ def read_image(path: str | os.PathLike, what: str = "--image") -> Picture:
     return Picture(pixels.copy(), alpha, Path(path), notes)
 
 
-def check_model_channels(channels: int, who: str) -> None:
-    """Pictures are read as grey (1 channel) or colour (3); other models cannot be fed."""
+def check_model_channels(channels: int, who: str, shape: tuple[int, ...] | None = None) -> None:
+    """Pictures are read as grey (1 channel) or colour (3), square; other models cannot
+    be fed (``shape``: the model's (C, H, W), to refuse a non-square ``--aspect`` one)."""
     if channels not in (1, 3):
         raise RestoreError(f"{who} makes {channels}-channel images; artgan reads pictures "
                            f"as greyscale (1 channel) or RGB (3 channels) only")
+    if shape is not None and shape[-1] != shape[-2]:
+        raise RestoreError(f"{who} makes {shape[-1]}x{shape[-2]} images (--aspect); artgan "
+                           f"fits pictures to square models only")
 
 
 def grey(pixels: np.ndarray) -> np.ndarray:

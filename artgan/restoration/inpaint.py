@@ -144,7 +144,7 @@ def _in_channels(values: np.ndarray, channels: int) -> np.ndarray:
 
 
 def _check_channels(G: Generator, pixels: np.ndarray) -> None:
-    check_model_channels(G.channels, G.who)
+    check_model_channels(G.channels, G.who, G.output_shape)
     if G.channels == 1 and pixels.shape[2] == 3 and is_colour(pixels):
         raise RestoreError(f"{G.who} is greyscale (a --channels 1 run) but the image is in "
                            f"colour: its holes would be filled in grey. Convert the image "
