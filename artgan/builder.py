@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from .core.augment import AugmentPipeline
 from .core.config import RunConfig
 from .core.data import DataSource
 from .core.device import resolve_precision, seed_everything
@@ -193,8 +194,6 @@ def build_augment(plan: RunPlan, registry: Registry):
     choices = plan.config.regularisation.augment
     if not choices:
         return None
-    from .core.augment import AugmentPipeline
-
     given = plan.objects.get("augment", {})
     modules = [instantiate(given[c.name]) if given.get(c.name) is not None else
                registry.build("augmentation", c.name, c.options) for c in choices]

@@ -27,13 +27,13 @@ import pluggy
 
 from . import hookspecs
 from .core.registry import KINDS, Registry, RegistrationError, make_register
+from .core.version import __version__
+from .hookspecs import hookimpl  # noqa: F401 (re-exported: artgan.plugin_host.hookimpl)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-hookimpl = pluggy.HookimplMarker("artgan")
 
 ENTRY_POINT_GROUP = "artgan"
 BUILTIN_PREFIX = "artgan.plugins."
@@ -103,10 +103,6 @@ def _disabled_names() -> set[str]:
     return _disabled | {n.strip() for n in env.split(",") if n.strip()}
 
 
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 @lru_cache(maxsize=1)
@@ -124,7 +120,7 @@ def get_host() -> PluginHost:
         if name in disabled or short in disabled:
             continue
         pm.register(importlib.import_module(module), name=name)
-        plugins[name] = PluginInfo(name, "artgan", _version(), builtin=True)
+        plugins[name] = PluginInfo(name, "artgan", __version__, builtin=True)
     _load_entry_points(pm, plugins, disabled)
     _check_hook_names(pm, plugins)
     return PluginHost(pm, plugins)

@@ -8,6 +8,10 @@ from pathlib import Path
 
 import click
 
+from ..core.config import parse_data_spec
+from ..core.options import as_dict, build_options
+from ..core.registry import UnknownComponentError
+from ..plugin_host import get_registry
 from .errors import DEVICE_HELP, SEED
 
 _HEADLINE_EXTRAS = {"kid": "kid_std", "is": "is_std"}
@@ -16,8 +20,6 @@ _HEADLINE_EXTRAS = {"kid": "kid_std", "is": "is_std"}
 def _parse_metric_options(pairs: tuple[str, ...], metrics: list[str],
                           registry) -> dict[str, dict]:
     """``-o kid.subset_size=500 -o data.size=512`` -> {"kid": {...}, "data": {...}}."""
-    from ..core.registry import UnknownComponentError
-
     out: dict[str, dict] = {"data": {}, **{m: {} for m in metrics}}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -209,9 +211,6 @@ def _run(ckpt, fake_dir, real_spec, metric_names, count, num_real, inception_wei
          overrides, seed, device, batch_size, no_cache, as_json, ema=True) -> None:
     from rich.console import Console
 
-    from ..core.config import parse_data_spec
-    from ..core.options import as_dict, build_options
-    from ..plugin_host import get_registry
 
     registry = get_registry()
     names = list(dict.fromkeys(registry.get("metric", m).name for m in metric_names))

@@ -8,14 +8,13 @@ from dataclasses import asdict
 
 import click
 
+from ..plugin_host import plugin_infos
 
 @click.command("plugins")
 @click.option("--all", "show_all", is_flag=True, help="Include artgan's built-in plugins.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_command(show_all: bool, as_json: bool) -> None:
     """List installed plugins and the components and commands each registers."""
-    from ..plugin_host import plugin_infos
-
     infos = [p for p in plugin_infos() if show_all or not p.builtin]
     if as_json:
         click.echo(json.dumps([asdict(p) for p in infos], indent=2))

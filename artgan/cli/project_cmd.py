@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ..plugin_host import get_registry
+from ..restoration import RestoreError
 from .errors import SEED, generator_source
 
 SIDE_BY_SIDE_HEIGHT = 256  # side-by-side.png is enlarged (nearest) to about this height
@@ -56,7 +58,6 @@ def load_model(ckpt: str, device: str, no_ema: bool, feature_weight: float):
     """The generator, its config and class names, and the discriminator features
     (None when off or unavailable) with a note saying which."""
     from ..core.sampling import load_generator
-    from ..plugin_host import get_registry
     from ..restoration.projection import discriminator_features
 
     registry = get_registry()
@@ -77,7 +78,6 @@ def classes_to_try(G, class_names: list[str], class_name: str | None) -> list[in
 
 def refuse_overwrite(inputs: dict[str, str], outputs: list[Path]) -> None:
     """Never write over an input file (resolved paths, hard links and symlinks too)."""
-    from ..restoration import RestoreError
     from ..restoration.images import same_file
 
     for path in outputs:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..restoration import RestoreError
 from .errors import generator_source
 from .project_cmd import (classes_to_try, load_model, projection_options, refuse_overwrite,
                           step_bar)
@@ -68,7 +69,6 @@ def restore_command(ckpt: str, device: str, no_ema: bool, image: str, mask_spec:
     artgan restore --ckpt runs/paintings --image damaged.jpg --mask mask.png --out fixed.png
     artgan restore --ckpt runs/paintings --image torn.png --mask auto --out fixed.png
     """
-    from ..restoration import RestoreError
     from ..restoration.images import read_image, save_image
     from ..restoration.inpaint import plan_crops, restore
     from ..restoration.masks import auto_mask, check_mask, load_mask

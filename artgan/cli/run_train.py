@@ -14,13 +14,17 @@ import click
 from ..builder import build_metrics, build_run
 from ..core.checkpoint import load_checkpoint
 from ..core.config import RunConfig
+from ..core.device import resolve_device, resolve_precision
+from ..core.distributed import check_launch, launched, setup
 from ..core.errors import ConfigError
 from ..core.options import OptionError
 from ..core.registry import UnknownComponentError
 from ..core.request import RunRequest, parse_overrides
 from ..core.resolve import RunPlan, resolve
 from ..core.run_folder import RunFolder, folder_of_checkpoint
+from ..core.trainer import TrainerCallbacks, TrainingInterrupted
 from ..plugin_host import get_registry, plugin_versions
+from .progress import RichProgress, console, describe_data, describe_run
 
 
 @contextlib.contextmanager
@@ -71,9 +75,6 @@ def _parameters(module) -> int:
 def launch(plan: RunPlan, nproc: int) -> None:
     """What every worker would refuse, refused once, before torchrun starts them (the
     batch split, the device, the precision and the metrics' weights); then relaunch."""
-    from ..core.device import resolve_device, resolve_precision
-    from ..core.distributed import check_launch
-
     config = plan.config
     batch = config.schedule.batch_size
     if batch % nproc:
@@ -87,8 +88,6 @@ def launch(plan: RunPlan, nproc: int) -> None:
 
 def train(plan: RunPlan, checkpoint: dict[str, Any] | None) -> None:
     """Join torchrun's process group (else one process), build the run and fit it."""
-    from ..core.distributed import setup
-
     dist = setup(plan.config.runtime.device)
     try:
         # the ranks may have stamped different default folders: rank 0's wins
@@ -99,10 +98,6 @@ def train(plan: RunPlan, checkpoint: dict[str, Any] | None) -> None:
 
 
 def _train_rank(plan: RunPlan, checkpoint, dist) -> None:
-    from ..core.device import resolve_precision
-    from ..core.trainer import TrainerCallbacks, TrainingInterrupted
-    from .progress import RichProgress, console, describe_data, describe_run
-
     config = plan.config
     say = console.print if dist.is_main else (lambda *args, **kwargs: None)
     resolve_precision(config.runtime.precision, dist.device)  # fail before loading data
@@ -139,8 +134,6 @@ def _relaunch_with_torchrun(nproc: int) -> None:
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run as torchrun
-
-    from ..core.distributed import launched
 
     if launched():
         raise click.BadParameter("already running under torchrun; drop --nproc",

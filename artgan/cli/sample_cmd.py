@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..plugin_host import get_registry
 from .errors import SEED, generator_source
 
 
@@ -60,7 +61,6 @@ def sample_command(ckpt: str, count: int, out: str, grid: str | None, seed: int,
     """
     from ..core.images import save_each, save_grid
     from ..core.sampling import class_labels, load_generator, sample_images
-    from ..plugin_host import get_registry
 
     if spread is not None and latent is None:
         raise click.BadParameter("--spread sets how far samples stray from --latent; give "

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..plugin_host import get_registry
 from .errors import generator_source
 
 MAX_EXAMPLES = 5  # skipped files named in the summary
@@ -112,7 +113,6 @@ def translate_command(ckpt: str, device: str, no_ema: bool, source: str, out: st
     """
     from ..core.device import resolve_device
     from ..core.sampling import load_generator
-    from ..plugin_host import get_registry
     from ..translation import read_image, side_by_side as beside
     from ..translation import translate_image, translator, write_image
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..plugin_host import get_registry
 from .errors import SEED, generator_source
 
 
@@ -51,7 +52,6 @@ def walk_command(ckpt: str, out: str, tiles: int, keyframes: int, frames_between
     """
     from ..core.sampling import class_labels, load_generator
     from ..core.walk import random_keyframes, render_walk, save_gif, walk_latents
-    from ..plugin_host import get_registry
 
     G, config, class_names = load_generator(ckpt, get_registry(), device=device, ema=not no_ema)
     labels, nrow = class_labels(G, class_names, class_name, tiles)

@@ -21,13 +21,8 @@ from .run_folder import checkpoint_file
 #: 2: the grouped config (round 2); 1 (round 1, flat config) is still read.
 FORMAT_VERSION = 2
 
-__all__ = ["CheckpointError", "FORMAT_VERSION", "load_checkpoint", "resolve_checkpoint_path",
-           "save_atomic", "write_atomic"]
-
-
-def resolve_checkpoint_path(path: str | os.PathLike) -> Path:
-    """Accept a checkpoint file or a run folder (then its ``checkpoints/last.pt``)."""
-    return checkpoint_file(path)
+__all__ = ["CheckpointError", "FORMAT_VERSION", "load_checkpoint", "save_atomic",
+           "write_atomic"]
 
 
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive
@@ -57,7 +52,7 @@ def _unreadable(path: Path, exc: Exception) -> CheckpointError:
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Load an artgan checkpoint safely (``weights_only=True``) and check its format."""
-    path = resolve_checkpoint_path(path)
+    path = checkpoint_file(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors, truncated zip files, ...

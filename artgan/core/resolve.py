@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import (Choice, Components, Evaluation, ImageShape, Optimisation,
+from .config import (SETTINGS, Choice, Components, Evaluation, ImageShape, Optimisation,
                      Regularisation, RunConfig, Runtime, Schedule, parse_data_spec)
 from .errors import ConfigError
 from .options import OptionError, as_dict, build_options
 from .recipes import Recipe, pick_recipe
 from .registry import Entry, Registry, UnknownComponentError
 from .request import RunRequest
+from .objects import instantiate, python_name  # noqa: F401 (public here too)
 from .resolve_parts import (augment_choices, check_ada, check_resolution, metric_choices,
                             optimisation, refuse_stray_groups, resolve_norm)
 
@@ -47,24 +48,6 @@ class RunPlan:
 
     config: RunConfig
     objects: dict[str, Any] = field(default_factory=dict)
-
-
-def python_name(obj: Any) -> str:
-    """``python:module.QualName`` of an object or class: how the config records it."""
-    cls = obj if isinstance(obj, type) else type(obj)
-    return f"python:{cls.__module__}.{cls.__qualname__}"
-
-
-def instantiate(obj: Any, **available: Any) -> Any:
-    """Call a class with the keyword arguments its constructor accepts; pass objects
-    through."""
-    import inspect
-
-    if not isinstance(obj, type):
-        return obj
-    params = inspect.signature(obj).parameters
-    takes_all = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    return obj(**{k: v for k, v in available.items() if takes_all or k in params})
 
 
 def resolve(request: RunRequest, registry: Registry, *,
@@ -95,8 +78,6 @@ class _Resolver:
             return recipe[name]
         if derived is not None:
             return derived
-        from .config import SETTINGS
-
         return SETTINGS[name].default if default is None else default
 
     def entry(self, kind: str, name: str) -> Entry:

@@ -4,16 +4,19 @@ and the checks that span several choices."""
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .config import Choice, Optimisation, Regularisation, RunConfig
 from .errors import ConfigError
+from .objects import python_name
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .resolve import _Resolver
+#: The functions below take the resolver (:class:`artgan.core.resolve._Resolver`) as
+#: ``r``: its ``value(name)``, ``entry(kind, name)``, ``choice(...)``, ``options`` and
+#: ``objects``.
+_Resolver = Any
 
 
-def optimisation(r: "_Resolver", loss: Any, loss_name: str) -> Optimisation:
+def optimisation(r: _Resolver, loss: Any, loss_name: str) -> Optimisation:
     """The loss's recommended optimiser with what the user set on top (``--optimizer``,
     ``--betas``, ``--lr``/``--lr-g``/``--lr-d``, ``--lr-decay``); ``source`` says which
     is which."""
@@ -60,11 +63,9 @@ def _names(value: Any) -> list:
     return out
 
 
-def _chosen(r: "_Resolver", kind: str, items: list, key: str) -> tuple[Choice, ...]:
+def _chosen(r: _Resolver, kind: str, items: list, key: str) -> tuple[Choice, ...]:
     """Choices of ``kind`` (metric, augmentation) for names and objects; objects go to
     ``r.objects[key]`` as {name: object} (names map to None: built by name)."""
-    from .resolve import python_name
-
     choices: dict[str, Choice] = {}
     objects: dict[str, Any] = {}
     for item in items:
@@ -87,12 +88,12 @@ def _chosen(r: "_Resolver", kind: str, items: list, key: str) -> tuple[Choice, .
     return tuple(choices.values())
 
 
-def augment_choices(r: "_Resolver", value: Any) -> tuple[Choice, ...]:
+def augment_choices(r: _Resolver, value: Any) -> tuple[Choice, ...]:
     """``--augment color,translation`` (or objects): the augmentations with options."""
     return _chosen(r, "augmentation", _names(value), "augment")
 
 
-def metric_choices(r: "_Resolver", values: Any) -> tuple[Choice, ...]:
+def metric_choices(r: _Resolver, values: Any) -> tuple[Choice, ...]:
     """``--metric`` names (or objects) with their options; ``--inception-weights`` sets
     the option of every chosen metric that has one."""
     weights = r.value("inception_weights")

@@ -9,14 +9,13 @@ import torch
 
 from .checkpoint import FORMAT_VERSION
 from .loss import DISCRIMINATOR, GENERATOR
+from .version import __version__
 
 
 class TrainerState:
     """The checkpoint of a :class:`~artgan.core.trainer.Trainer` (a mixin of it)."""
 
     def state_dict(self) -> dict[str, Any]:
-        from artgan import __version__
-
         rng = {"torch": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)

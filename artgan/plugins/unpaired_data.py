@@ -37,6 +37,7 @@ import torch
 from artgan.core.config import parse_data_spec
 from artgan.core.data import Batch, DataSource, DataSourceError, SkipReport
 from artgan.core.errors import ArtganError
+from artgan.components import load_plugins
 from artgan.core.options import build_options
 from artgan.plugins.unpaired import FORWARDED, UnpairedOptions
 
@@ -48,9 +49,7 @@ USAGE = "--data unpaired:folder:A,folder:B (domain A first, e.g. photos, then B,
 
 
 def _registry():
-    from artgan.plugin_host import get_registry
-
-    return get_registry()
+    return load_plugins()
 
 
 def split_sides(argument: str | None, data_names: list[str]) -> tuple[str, str]:
