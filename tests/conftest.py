@@ -12,9 +12,11 @@ def _isolated(monkeypatch, tmp_path_factory):
     monkeypatch.delenv("ARTGAN_LOAD_PLUGINS", raising=False)
     monkeypatch.delenv("ARTGAN_DISABLE_PLUGINS", raising=False)
     plugin_host._disabled.clear()
+    plugin_host._local.clear()
     plugin_host.reset()
     yield
     plugin_host._disabled.clear()
+    plugin_host._local.clear()
     plugin_host.reset()
 
 

@@ -13,7 +13,7 @@ from typing import Iterator, NamedTuple
 
 import torch
 
-from .errors import ArtganError
+from .errors import ArtganError, guarded
 
 
 class DataSourceError(ArtganError, ValueError):
@@ -68,6 +68,8 @@ class DataSource:
     default_epochs: int = 25
     source_name: str = "data"
     condition_channels: int = 0
+    #: Stamped by the registry: who provides the source, for messages.
+    component_source: str = ""
 
     def __init__(self, *, resolution: int, channels: int, class_names: list[str] | None = None):
         self.resolution = int(resolution)
@@ -97,7 +99,9 @@ class DataSource:
     def load(self, indices: torch.Tensor) -> Batch:
         """:meth:`get_batch` with its output checked, as a :class:`Batch`; what the
         trainer calls."""
-        batch = Batch(*self.get_batch(indices))
+        source = f" ({self.component_source})" if self.component_source else ""
+        batch = Batch(*guarded(f"data source {self.source_name!r}{source}", "get_batch",
+                               self.get_batch, indices))
         n = len(indices)
         expected = (n, self.channels, self.resolution, self.resolution)
         images = batch.images

@@ -5,6 +5,7 @@ is responsible. Torch-free, so the CLI can catch them without importing torch.
 from __future__ import annotations
 
 import os
+from typing import Any, Callable
 
 
 class ArtganError(Exception):
@@ -50,6 +51,17 @@ def show_tracebacks() -> bool:
     also set by ``artgan --traceback``)."""
     return any(os.environ.get(name, "") not in ("", "0")
                for name in ("ARTGAN_TRACE_PLUGINS", "ARTGAN_TRACEBACK"))
+
+
+def guarded(who: str, where: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)``; any exception becomes a one-line :class:`PluginError`
+    naming ``who`` (artgan's own errors, already meant for the user, pass through)."""
+    try:
+        return call(*args, **kwargs)
+    except ArtganError:
+        raise
+    except Exception as exc:
+        raise plugin_failure(who, where, exc) from exc
 
 
 def plugin_failure(who: str, where: str, exc: BaseException) -> PluginError:

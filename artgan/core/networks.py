@@ -17,27 +17,16 @@ Three kinds of conditioning, each optional:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
-from .errors import ArtganError, PluginError, plugin_failure
+from .errors import ArtganError, guarded
 
 
 class ComponentShapeError(ArtganError, ValueError):
     """A network received or produced a tensor of the wrong shape or dtype."""
-
-
-def guarded(who: str, where: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``call(*args, **kwargs)``; any exception becomes a one-line :class:`PluginError`
-    naming ``who`` (errors artgan itself raised about the component pass through)."""
-    try:
-        return call(*args, **kwargs)
-    except (ComponentShapeError, PluginError):
-        raise
-    except Exception as exc:
-        raise plugin_failure(who, where, exc) from exc
 
 
 class _Checked(nn.Module):

@@ -14,6 +14,7 @@ Under ``torchrun`` every rank runs this same loop on its shard of each global ba
 from __future__ import annotations
 
 import contextlib
+import functools
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,6 +27,7 @@ from .data import DataSource
 from .device import Precision
 from .distributed import Distributed
 from .ema import GeneratorEMA
+from .errors import guarded
 from .loss import DISCRIMINATOR, GENERATOR, Loss, Phase, PhaseInputs
 from .networks import Discriminator, Generator
 from .optim import build_optimizer, lr_factor, set_learning_rate
@@ -126,13 +128,16 @@ class Trainer(TrainerState):
         """The loss's phases, with the trainer's after-update work on the main ones, then
         the regularisers' phases."""
         phases = []
+        who = getattr(self.loss, "who", f"loss {type(self.loss).__name__!r}")
         for phase in self.loss.phases():
             after = list(phase.after)
             if phase.main and phase.network == DISCRIMINATOR and self.ada is not None:
                 after.append(self._adjust_ada)
             if phase.main and phase.network == GENERATOR and self.ema is not None:
                 after.append(self._update_ema)
-            phases.append(Phase(phase.name, phase.network, phase.objective, phase.every,
+            objective = functools.partial(guarded, who, f"its {phase.name!r} phase",
+                                          phase.objective)
+            phases.append(Phase(phase.name, phase.network, objective, phase.every,
                                 phase.at, tuple(after), phase.main))
         return phases + [r.phase() for r in regularizers]
 
