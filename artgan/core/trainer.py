@@ -16,11 +16,12 @@ from __future__ import annotations
 import contextlib
 import functools
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from .augment import AdaptiveStrength, random_mirror
+from .callbacks import TrainerCallbacks, TrainingInterrupted  # noqa: F401 (public here)
 from .collapse import CollapseWatch, diversity_ratio
 from .config import RunConfig
 from .data import DataSource
@@ -40,33 +41,6 @@ from .view import DiscriminatorView
 
 N_FIXED_SAMPLES = 64  # the sample grid and the collapse watch (8 x 8)
 N_FIXED_CONDITIONS = 8  # image-to-image models: columns of the sample grid
-
-
-class TrainingInterrupted(Exception):
-    """Training stopped on SIGINT/SIGTERM after saving a checkpoint."""
-
-    def __init__(self, signum: int, step: int, checkpoint: Path):
-        import signal
-
-        super().__init__(f"interrupted by {signal.Signals(signum).name} at step {step}; "
-                         f"checkpoint saved to {checkpoint}")
-        self.signum, self.step, self.checkpoint = signum, step, checkpoint
-
-
-class TrainerCallbacks:
-    """Hooks for whoever shows progress (the CLI). Every method is optional."""
-
-    def on_start(self, trainer: "Trainer") -> None: ...
-    def on_log(self, record: dict[str, Any]) -> None: ...
-    def on_epoch_end(self, epoch: int, grid: Path) -> None: ...  # epochs with a grid
-    def on_checkpoint(self, path: Path) -> None: ...
-    def on_eval(self, record: dict[str, Any]) -> None: ...
-    def on_warning(self, message: str) -> None: ...
-
-    def eval_progress(self, label: str, total: int | None) -> Callable[[int], None] | None:
-        """An evaluation's pass over ``total`` images (feature extraction, MS-SSIM pairs)
-        starts: return ``advance(n)``, called after each batch of n images, or None."""
-        return None
 
 
 class Trainer(TrainerState):
@@ -231,8 +205,15 @@ class Trainer(TrainerState):
         self.view.condition = condition if self.D.image_conditioned else None
         inputs = PhaseInputs(G=self.G, D=self.view, D_module=self.D, real=real, fake=fake,
                              y=y, condition=condition, step=self.step)
+        updated_g = False
         for phase in due:
+            if phase.network == GENERATOR and updated_g:
+                # another generator phase after an update (a loss's own G regulariser):
+                # the fakes of the updated G, since the first backward freed their graph
+                with self.precision.autocast():
+                    inputs.fake = self.G(z, y, g_condition)
             self._run_phase(phase, inputs)
+            updated_g = updated_g or phase.network == GENERATOR
 
     def _run_phase(self, phase: Phase, inputs: PhaseInputs) -> None:
         """Minimise the phase's objective for its network (the other one frozen)."""
