@@ -145,6 +145,8 @@ def get_host() -> PluginHost:
         plugins[name] = PluginInfo(name, "artgan", __version__, builtin=True)
     skipped += _load_entry_points(pm, plugins, disabled)
     for name, module in _local.items():
+        if pm.is_registered(module) or pm.has_plugin(name):
+            continue  # installed as well: that one is used
         plugins[name] = PluginInfo(name, f"{getattr(module, '__name__', name)} (local)")
         pm.register(module, name=name)
     _check_hook_names(pm, plugins)
