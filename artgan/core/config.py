@@ -115,14 +115,14 @@ class Regularisation:
                                                 "D sees, comma-separated, e.g. color,"
                                                 "translation,cutout (artgan list aug); none: "
                                                 "off.", type=str, metavar="NAMES")
-    mirror: bool = setting(None, "Random left-right flips of the real images.")
-    ema: bool = setting(None, "Keep an exponential moving average of the generator for "
-                              "samples.")
-    ema_decay: float = setting(None, "EMA decay, ramped up: min(decay, (1+t)/(10+t)) at step "
-                                     "t [default: 0.999; small-data recipe: 0.99].", min=0,
-                               max=1, max_open=True)
-    r1: float = setting(None, "R1 penalty gamma/2 E||grad D(x)||^2 at real images (0: off).",
-                        min=0, metavar="GAMMA")
+    mirror: bool = setting(False, "Random left-right flips of the real images.")
+    ema: bool = setting(False, "Keep an exponential moving average of the generator for "
+                               "samples (small-data recipe: on).")
+    ema_decay: float = setting(0.999, "EMA decay, ramped up: min(decay, (1+t)/(10+t)) at "
+                                      "step t (small-data recipe: 0.99).", min=0, max=1,
+                               max_open=True)
+    r1: float = setting(0.0, "R1 penalty gamma/2 E||grad D(x)||^2 at real images (0: off; "
+                             "small-data recipe: 1).", min=0, metavar="GAMMA")
     r1_every: int = setting(16, "Apply R1 every K steps (scaled by K; lazy regularisation).",
                             min=1)
     r2: float = setting(0.0, "R2 penalty gamma/2 E||grad D(G(z))||^2 at generated images "

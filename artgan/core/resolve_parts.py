@@ -4,16 +4,71 @@ and the checks that span several choices."""
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from typing import Any
 
-from .config import Choice, Optimisation, Regularisation, RunConfig
+from .config import SETTINGS, Choice, Optimisation, Regularisation, RunConfig
 from .errors import ConfigError
 from .objects import python_name
+from .settings import SettingInfo
 
 #: The functions below take the resolver (:class:`artgan.core.resolve._Resolver`) as
 #: ``r``: its ``value(name)``, ``entry(kind, name)``, ``choice(...)``, ``options`` and
 #: ``objects``.
 _Resolver = Any
+
+
+def checked(info: SettingInfo, value: Any) -> Any:
+    """``value`` of setting ``info`` as its declared type, within its declared range and
+    choices (the CLI checks these too; Python callers get the same messages), finite."""
+    if value is None:
+        return None
+    base = _base_type(info.type)
+    try:
+        if base is bool:
+            if not isinstance(value, bool):
+                raise TypeError
+        elif base in (int, float):
+            if isinstance(value, bool) or (base is int and float(value) != int(value)):
+                raise TypeError
+            value = base(value)
+        elif typing.get_origin(base) is tuple and not info.multiple:
+            value = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{info.flag}: expected {_type_name(base)}, got {value!r}",
+                          info.flag) from None
+    for number in value if isinstance(value, tuple) and not info.multiple else (value,):
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ConfigError(f"{info.flag}: {number!r} is not a finite number", info.flag)
+        if isinstance(number, (int, float)) and not isinstance(number, bool):
+            _check_range(info, number)
+    if info.choices is not None and value not in info.choices:
+        raise ConfigError(f"{info.flag}: expected one of "
+                          f"{', '.join(map(str, info.choices))}, got {value!r}", info.flag)
+    return value
+
+
+def _base_type(tp: Any) -> Any:
+    if typing.get_origin(tp) is typing.Union or isinstance(tp, types.UnionType):
+        return next(a for a in typing.get_args(tp) if a is not type(None))
+    return tp
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _check_range(info: SettingInfo, number: float) -> None:
+    low, high = info.minimum, info.maximum
+    too_low = low is not None and (number <= low if info.min_open else number < low)
+    too_high = high is not None and (number >= high if info.max_open else number > high)
+    if too_low or too_high:
+        bounds = " and ".join(b for b in (
+            f"{'>' if info.min_open else '>='} {low}" if low is not None else "",
+            f"{'<' if info.max_open else '<='} {high}" if high is not None else "") if b)
+        raise ConfigError(f"{info.flag} must be {bounds}; got {number!r}", info.flag)
 
 
 def optimisation(r: _Resolver, loss: Any, loss_name: str) -> Optimisation:
@@ -22,9 +77,12 @@ def optimisation(r: _Resolver, loss: Any, loss_name: str) -> Optimisation:
     is which."""
     recommended = getattr(loss, "optimizer", None)
     recommended_name = getattr(recommended, "name", "adam")
-    name = (r.value("optimizer") or recommended_name).lower()
-    betas, lr = r.value("betas"), r.value("lr")
-    lr_g, lr_d, decay = r.value("lr_g"), r.value("lr_d"), r.value("lr_decay")
+    def value(name):
+        return checked(SETTINGS[name], r.value(name))
+
+    name = (value("optimizer") or recommended_name).lower()
+    betas, lr = value("betas"), value("lr")
+    lr_g, lr_d, decay = value("lr_g"), value("lr_d"), value("lr_decay")
     given = {"optimiser": name if name != recommended_name else None, "betas": betas,
              "learning rate": lr, "lr_g": lr_g, "lr_d": lr_d, "lr decay": decay}
     chosen = [label for label, value in given.items() if value is not None]
