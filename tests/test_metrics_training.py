@@ -14,7 +14,6 @@ from artgan.core.checkpoint import load_checkpoint
 from artgan.evaluation.periodic import PeriodicEvaluation
 from artgan.core.metric import Metric
 from artgan.metrics import inception as inc
-from artgan.plugin_host import get_registry
 
 from .helpers import TINY, artgan
 

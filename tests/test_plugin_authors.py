@@ -17,7 +17,7 @@ from artgan.cli import cli
 from artgan.core import Generator, InMemoryDataSource, Loss
 from artgan.testing import check_generator, plugin
 
-from .test_broken_plugins import FakeEntryPoint, entry_points, module  # noqa: F401
+from .helpers import FakeEntryPoint, module
 
 RUN = ["run", "--resolution", "16", "--batch-size", "8", "--device", "cpu", "--max-steps", "2"]
 DEMO = ["-o", "data.size=16"]

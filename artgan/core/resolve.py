@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import (SETTINGS, Choice, Components, Evaluation, ImageShape, Optimisation,
-                     Regularisation, RunConfig, Runtime, Schedule, parse_data_spec)
+from .config import (SETTINGS, Choice, Components, Evaluation, ImageShape, Regularisation,
+                     RunConfig, Runtime, Schedule, parse_data_spec)
 from .errors import ConfigError
 from .options import OptionError, as_dict, build_options
 from .recipes import Recipe, pick_recipe
