@@ -20,7 +20,8 @@ def describe_run(config) -> str:
         f"  loss {c.loss.name} {c.loss.options}  n_critic={s.n_critic}",
         f"  data {c.data.spec} {c.data.options}",
         f"  {config.image.resolution}px x{config.image.channels}, batch {s.batch_size}, "
-        f"{s.epochs} epochs" + (f", max {s.max_steps} steps" if s.max_steps else ""),
+        f"{s.epochs} epochs" + (f", max {s.max_steps} steps" if s.max_steps else "")
+        + (f", max {s.max_minutes:g} min" if s.max_minutes else ""),
         f"  optimiser {o.optimizer} lr_g={o.lr_g:g} lr_d={o.lr_d:g}"
         + (f" betas={tuple(o.betas)}" if o.optimizer == "adam" else "")
         + (f", linear decay from {o.lr_decay:g} of the steps" if o.lr_decay is not None else "")

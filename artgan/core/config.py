@@ -78,6 +78,10 @@ class Schedule:
                                 "folders].", min=1, resume=True)
     max_steps: int | None = setting(None, "Stop after this many steps (a step is one "
                                           "batch).", min=1, resume=True)
+    max_minutes: float | None = setting(None, "Stop after this many minutes of training in "
+                                              "this invocation (the budget you can give; "
+                                              "resume for more).", min=0, min_open=True,
+                                        resume=True)
     n_critic: int = 1  # discriminator steps per generator step (the loss's)
     log_every: int = setting(10, "Steps between stats lines.", min=1, resume=True)
     checkpoint_every: int = setting(500, "Steps between checkpoints (one is also saved with "

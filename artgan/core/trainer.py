@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import time
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,7 @@ class Trainer(TrainerState):
                                    notify=self.callbacks.on_log)
         self.signals = StopSignals(grace=2.0 if self.dist.enabled else 0.0)
         self._stop_signal: int | None = None  # agreed by all ranks after each step
+        self._deadline: float | None = None  # time.monotonic() when --max-minutes ends
 
     # -- set-up -------------------------------------------------------------------------
     def _phases(self, regularizers) -> list[Phase]:
@@ -134,7 +136,10 @@ class Trainer(TrainerState):
 
     # -- the loop -----------------------------------------------------------------------
     def fit(self) -> None:
-        """Train until ``epochs`` or ``max_steps``; resumable; saves on SIGINT/SIGTERM."""
+        """Train until ``epochs``, ``max_steps`` or ``max_minutes``; resumable; saves on
+        SIGINT/SIGTERM."""
+        minutes = self.config.schedule.max_minutes
+        self._deadline = None if minutes is None else time.monotonic() + 60 * minutes
         self.callbacks.on_start(self)
         self.dist.broadcast_modules(self.G, self.D)  # every rank starts from rank 0's weights
         with self.signals:
@@ -162,8 +167,18 @@ class Trainer(TrainerState):
             self._after_step()
             if self.step >= self.total_steps or self._stop_signal is not None:
                 break
+            if self._out_of_time():
+                self.total_steps = self.step  # the budget ends the run here, as planned
+                break
         if self._epoch_report_due():
             self._end_epoch(epoch)
+
+    def _out_of_time(self) -> bool:
+        """Whether ``--max-minutes`` has passed; every rank gets rank 0's answer."""
+        if self._deadline is None:
+            return False
+        late = time.monotonic() >= self._deadline
+        return bool(self.dist.agree_stop(1 if late else None)) if self.dist.enabled else late
 
     def _after_step(self) -> None:
         """The periodic work after a step: collapse watch, stats, evaluation, checkpoint."""
