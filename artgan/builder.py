@@ -161,8 +161,8 @@ def prepare_networks(G, D, config: RunConfig, dist: Distributed, loss: Any = Non
     Returns the networks and the config, with a note when D stays uncompiled."""
     G, D = G.to(dist.device), D.to(dist.device)
     if dist.device.type == "cpu":
-        # oneDNN's convolutions are faster on NHWC weights (DCGAN 64px step: 5-18% less
-        # time on a 2-core CPU, bench/README.md); not measured on GPUs, so only here
+        # oneDNN's convolutions are faster on NHWC weights (bench/README.md); not
+        # measured on GPUs, so only here
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     if config.runtime.sync_bn and dist.enabled:
         G, D = sync_batchnorm(G, dist.device), sync_batchnorm(D, dist.device)
