@@ -22,8 +22,9 @@ from ..core.registry import UnknownComponentError
 from ..core.request import RunRequest, parse_overrides
 from ..core.resolve import RunPlan, resolve
 from ..core.run_folder import RunFolder, folder_of_checkpoint
-from ..core.trainer import TrainerCallbacks, TrainingInterrupted
+from ..core.trainer import TrainerCallbacks, TrainingDiverged, TrainingInterrupted
 from ..plugin_host import get_registry, plugin_versions
+from ..report import write_report
 from .progress import RichProgress, console, describe_data, describe_run
 
 
@@ -120,12 +121,28 @@ def _train_rank(plan: RunPlan, checkpoint, dist) -> None:
     except TrainingInterrupted as exc:
         say(f"[yellow]Stopped at step {exc.step}; checkpoint saved to "
             f"{exc.checkpoint}.[/] Continue with: artgan run --resume {folder.root}")
+        _report(folder, say, dist)
         sys.exit(128 + exc.signum)
+    except TrainingDiverged:
+        _report(folder, say, dist)
+        raise
     minutes = (time.perf_counter() - start) / 60
     say(f"[green]Done[/] in {minutes:.1f} min: {trainer.step} steps. "
         f"Samples: {folder.final_grid}\n"
         f"More samples: artgan sample --ckpt {folder.root} -n 64 --out "
         f"{Path(folder.root) / 'generated'}")
+    _report(folder, say, dist)
+
+
+def _report(folder: RunFolder, say, dist) -> None:
+    """``report.html`` at the end of a run (also a stopped one); it never fails the run."""
+    if not dist.is_main:
+        return
+    try:
+        say(f"Report: {write_report(folder.root)}")
+    except Exception as exc:  # a convenience: it must not change the run's outcome
+        say(f"[yellow]warning:[/] report.html not written: {exc} "
+            f"(try: artgan report {folder.root})")
 
 
 def _relaunch_with_torchrun(nproc: int) -> None:
