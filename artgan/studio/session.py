@@ -39,8 +39,6 @@ KEPT_LATENTS = 64
 def png_bytes(image: torch.Tensor, alpha: np.ndarray | None = None) -> bytes:
     """One image (C, H, W) in [-1, 1] as PNG bytes, 8 bit as ``artgan sample`` writes
     them (x -> floor(255 (x + 1) / 2 + 0.5)); grey stays grey (L)."""
-    from PIL import Image
-
     values = image.detach().float().cpu().add(1).div(2).clamp(0, 1).mul(255).add(0.5)
     array = values.clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
     return pixels_png(array, alpha)

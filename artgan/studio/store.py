@@ -96,6 +96,7 @@ class Uploads:
         self.folder = Path(tempfile.mkdtemp(prefix="artgan-studio-"))
         self._items: OrderedDict[str, Upload] = OrderedDict()
         self._lock = threading.Lock()
+        self._decoding = threading.BoundedSemaphore(2)  # a 25 MP picture is 75 MB decoded
 
     def add(self, name: str | None, data: bytes) -> Upload:
         name = safe_name(name)
@@ -107,7 +108,8 @@ class Uploads:
         path = folder / name
         path.write_bytes(data)
         try:
-            upload = self._check(upload_id, name, path, len(data))
+            with self._decoding:
+                upload = self._check(upload_id, name, path, len(data))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
