@@ -149,6 +149,12 @@ class StudioServer(ThreadingHTTPServer):
             host = f"[{host}]"
         return f"http://{host}:{self.port}/" + (f"?token={self.token}" if self.token else "")
 
+    def handle_error(self, request, client_address) -> None:
+        """A browser that drops a kept-alive connection is normal, not worth a trace."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, socket.timeout)):
+            return
+        super().handle_error(request, client_address)
+
     def close(self) -> None:
         """Stop serving, stop the worker, delete the uploads."""
         self.server_close()
@@ -251,7 +257,7 @@ class StudioHandler(BaseHTTPRequestHandler):
                 raise StudioError("POST requests to the studio need the header "
                                   "X-Artgan-Studio: 1 (its page sends it)", 403)
             origin = self.headers.get("Origin")
-            if origin not in (None, "null") and origin != f"http://{host}":
+            if origin not in (None, "null", f"http://{host}", f"https://{host}"):
                 raise StudioError(f"a request from another site ({origin[:60]}) was "
                                   f"refused", 403)
 
