@@ -184,23 +184,20 @@ class Worker:
                 break
             del self._jobs[oldest]
 
-    def _run_long(self, job: Job) -> None:
+    def _run_long(self, job: Job) -> tuple[str, Any, str | None, int]:
+        """Run ``job``; returns its final (state, result, error, HTTP status)."""
         job._between_steps = self._run_quick
         job.state, job.started = "running", time.time()
         try:
-            job.result = job.fn(job)
-            job.state = "done"
+            return "done", job.fn(job), None, 200
         except Cancelled:
-            job.state, job.error = "cancelled", "cancelled"
+            return "cancelled", None, "cancelled", 200
         except (ArtganError, OSError) as exc:
-            job.state, job.error = "failed", str(exc)
-            job.status = getattr(exc, "status", 400)
+            return "failed", None, str(exc), getattr(exc, "status", 400)
         except Exception as exc:  # a bug: say so on the page and in the terminal
-            job.state, job.status = "failed", 500
-            job.error = f"internal error: {type(exc).__name__}: {exc}"
             traceback.print_exc(file=sys.stderr)
+            return "failed", None, f"internal error: {type(exc).__name__}: {exc}", 500
         finally:
-            job.finished = time.time()
             job._between_steps = lambda: None
 
     # -- the thread ------------------------------------------------------------------
@@ -216,8 +213,12 @@ class Worker:
             if job is None:
                 self._run_quick()
                 continue
+            outcome = ("failed", None, "the worker stopped", 500)
             try:
-                self._run_long(job)
+                outcome = self._run_long(job)
             finally:
-                with self._cond:
+                with self._cond:  # the job ends and the worker frees up at once
+                    state, job.result, job.error, job.status = outcome
+                    job.finished = time.time()
+                    job.state = state  # last: a reader that sees it sees the result
                     self._current = None
