@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+
 import click
 
+from ..studio import StudioError
+from ..studio.server import make_server
 from .errors import generator_source
 
 DEFAULT_PORT = 8765
@@ -32,9 +36,6 @@ def studio_command(ckpt: str, device: str, no_ema: bool, host: str, port: int,
     artgan studio --ckpt runs/paintings --port 0 --open
     artgan studio --ckpt runs/paintings --host 0.0.0.0   # on your network, with a token
     """
-    import signal
-
-    from ..studio import StudioError, make_server
     from ..studio.session import Studio
 
     studio = Studio.load(ckpt, device=device, ema=not no_ema)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+#: Settings the page starts with, and of the upload actions when it does not say (the
+#: projection's are ``artgan project``'s defaults).
+DEFAULTS = {"grid": 16, "frames": 32, "steps": 300, "restarts": 4, "feature_weight": 0.1}
+
 
 @dataclass(frozen=True)
 class Limits:

@@ -43,6 +43,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from ..core.errors import ArtganError
 from . import StudioError
+from .limits import DEFAULTS
+from .worker import Worker
 
 SEED_MAX = 2**63 - 1
 _KEY = r"[A-Za-z0-9-]{1,80}"
@@ -167,8 +169,6 @@ def make_server(studio, *, host: str = "127.0.0.1", port: int = 0,
     """A started worker and a bound (not yet serving) server for ``studio``: call
     ``serve_forever()`` (``shutdown()`` from another thread, then ``close()``). Off
     loopback a token is required: one is made when none is given."""
-    from .worker import Worker
-
     if token is None and not is_loopback(host):
         token = secrets.token_urlsafe(24)
     limits = studio.limits
@@ -507,9 +507,7 @@ class StudioHandler(BaseHTTPRequestHandler):
         self._json(upload.to_json(), 201)
 
     def _settings(self, body: dict) -> dict:
-        from .session import DEFAULTS as defaults
-
-        limits = self.server.limits
+        limits, defaults = self.server.limits, DEFAULTS
         return {"steps": integer(body.get("steps", defaults["steps"]), "steps", 1,
                                  limits.steps),
                 "restarts": integer(body.get("restarts", defaults["restarts"]), "restarts",

@@ -22,16 +22,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.sampling import class_labels, cycled_labels, latents, sample_images
+from ..core.sampling import (class_labels, cycled_labels, latents, load_generator,
+                             sample_images)
 from ..core.walk import slerp
+from ..plugin_host import get_registry
 from ..restoration import RestoreError
+from ..restoration.images import (check_model_channels, fit_square, pil_image, read_image,
+                                  to_channels, to_pixels, to_tensor)
+from ..restoration.inpaint import plan_crops
+from ..restoration.inpaint import restore as restore_picture
+from ..restoration.masks import auto_mask, check_mask, load_mask
+from ..restoration.projection import (Projection, discriminator_features, generate,
+                                      save_latent)
+from ..restoration.projection import project as project_picture
+from ..translation import TranslationError, translate_image, translator
 from . import StudioError
-from .limits import Limits
+from .limits import DEFAULTS, Limits
 from .store import ImageStore, Upload, Uploads, safe_name, web_message
 from .worker import Job
 
-#: Settings of the upload actions when the page does not say (as the CLI's defaults).
-DEFAULTS = {"grid": 16, "frames": 32, "steps": 300, "restarts": 4, "feature_weight": 0.1}
 FEATHER, CONTEXT = 6, 0.5  # restore's seam and context, as `artgan restore`
 KEPT_LATENTS = 64
 
@@ -46,8 +55,6 @@ def png_bytes(image: torch.Tensor, alpha: np.ndarray | None = None) -> bytes:
 
 def pixels_png(pixels: np.ndarray, alpha: np.ndarray | None = None) -> bytes:
     """(H, W, C) uint8 (and alpha) as PNG bytes."""
-    from ..restoration.images import pil_image
-
     buffer = io.BytesIO()
     pil_image(np.ascontiguousarray(pixels), alpha).save(buffer, format="PNG")
     return buffer.getvalue()
@@ -58,8 +65,6 @@ class Studio:
 
     def __init__(self, G, config, class_names: list[str], *, checkpoint: str | Path,
                  limits: Limits | None = None, ema: bool = True, registry=None):
-        from ..restoration.images import check_model_channels
-
         self.G, self.config, self.checkpoint = G, config, Path(checkpoint)
         self.limits = limits or Limits()
         self.ema, self.registry = ema, registry
@@ -79,9 +84,6 @@ class Studio:
     def load(cls, ckpt: str | Path, *, device: str = "auto", ema: bool = True,
              limits: Limits | None = None) -> "Studio":
         """Load the checkpoint's generator (EMA weights unless ``ema=False``)."""
-        from ..core.sampling import load_generator
-        from ..plugin_host import get_registry
-
         registry = get_registry()
         G, config, class_names = load_generator(ckpt, registry, device=device, ema=ema)
         return cls(G, config, class_names, checkpoint=ckpt, limits=limits, ema=ema,
@@ -95,8 +97,6 @@ class Studio:
             return "noise"
         if G.condition_channels == G.channels + 1:
             return "restorer"
-        from ..translation import TranslationError, translator
-
         try:
             translator(G)
         except TranslationError as exc:
@@ -224,8 +224,6 @@ class Studio:
             if ya != yb:
                 notes.append(f"the class changes from {self.class_names[ya]} to "
                              f"{self.class_names[yb]} halfway: classes have no in-between")
-        from ..restoration.projection import generate
-
         images = generate(self.G, z, labels)
         run = secrets.token_hex(4)
         out = []
@@ -240,16 +238,11 @@ class Studio:
         if weight <= 0:
             return None, "no discriminator features (feature weight 0)"
         if self._features is None:
-            from ..plugin_host import get_registry
-            from ..restoration.projection import discriminator_features
-
             self._features = discriminator_features(
                 self.checkpoint, self.config, self.registry or get_registry(), self.G)
         return self._features
 
     def _read(self, upload: Upload):
-        from ..restoration.images import read_image
-
         try:
             return read_image(upload.path, "the picture")
         except RestoreError as exc:
@@ -259,9 +252,6 @@ class Studio:
     def project(self, upload: Upload, job: Job, *, steps: int, restarts: int, seed: int,
                 class_index: int | None, feature_weight: float) -> dict:
         """Project an upload into the generator (a long job on the worker thread)."""
-        from ..restoration.images import fit_square, to_channels, to_pixels, to_tensor
-        from ..restoration.projection import Projection, project, save_latent
-
         self.needs("project")
         self.check_class(class_index)
         picture = self._read(upload)
@@ -270,7 +260,7 @@ class Studio:
         features, feature_note = self._discriminator_features(feature_weight)
         job.total = steps
         try:
-            found: Projection = project(
+            found: Projection = project_picture(
                 self.G, to_tensor(pixels), features=features, steps=steps,
                 restarts=restarts, seed=seed,
                 classes=None if class_index is None else [class_index],
@@ -304,9 +294,6 @@ class Studio:
                 feature_weight: float) -> dict:
         """Restore an upload: ``mask`` is ``"auto"``, a mask upload (white = damaged) or
         None (restorers only: the network finds the damage). A long job."""
-        from ..restoration.inpaint import plan_crops, restore
-        from ..restoration.masks import auto_mask, check_mask, load_mask
-
         self.needs("restore")
         self.check_class(class_index)
         picture = self._read(upload)
@@ -327,8 +314,8 @@ class Studio:
                 array = None
             if self.G.image_conditioned:
                 job.total = 1
-                result = restore(self.G, picture.pixels, array, alpha=picture.alpha,
-                                 feather=FEATHER)
+                result = restore_picture(self.G, picture.pixels, array,
+                                         alpha=picture.alpha, feather=FEATHER)
                 job.advance()
             else:
                 if array is None:
@@ -338,11 +325,11 @@ class Studio:
                 _labels, crops = plan_crops(array, self.G.resolution, feather=FEATHER,
                                             context=CONTEXT)
                 job.total = steps * len(crops)
-                result = restore(self.G, picture.pixels, array, alpha=picture.alpha,
-                                 features=features, feather=FEATHER, context=CONTEXT,
-                                 steps=steps, restarts=restarts, seed=seed,
-                                 classes=None if class_index is None else [class_index],
-                                 feature_weight=feature_weight, on_step=job.advance)
+                result = restore_picture(
+                    self.G, picture.pixels, array, alpha=picture.alpha, features=features,
+                    feather=FEATHER, context=CONTEXT, steps=steps, restarts=restarts,
+                    seed=seed, classes=None if class_index is None else [class_index],
+                    feature_weight=feature_weight, on_step=job.advance)
                 notes.append(f"{len(result.crops)} crop(s) projected into the model; "
                              f"{feature_note}")
         except RestoreError as exc:
@@ -367,9 +354,6 @@ class Studio:
 
     def translate(self, upload: Upload, job: Job) -> dict:
         """Translate an upload with an image-to-image translator (a long job)."""
-        from ..restoration.images import to_channels, to_tensor
-        from ..translation import translate_image, translator
-
         self.needs("translate")
         picture = self._read(upload)
         job.total = 1

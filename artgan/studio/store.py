@@ -12,6 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..restoration import RestoreError
 from . import StudioError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -123,7 +124,6 @@ class Uploads:
     def _check(self, upload_id: str, name: str, path: Path, size: int) -> Upload:
         from PIL import Image, UnidentifiedImageError
 
-        from ..restoration import RestoreError
         from ..restoration.images import read_image
 
         try:
