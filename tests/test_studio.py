@@ -487,6 +487,7 @@ def test_image_to_image_checkpoints_offer_only_their_upload_action():
                                      {"upload": up["upload"], "mask": "none"}).json())
         assert done["state"] == "done", done
         assert png(call(server, "GET", done["result"]["restored"]["url"])).size == (40, 24)
+        assert done["result"]["notes"] == ["the restorer found the damage itself (no mask)"]
     translator = components.build("generator", "cyclegan", {}, resolution=16, channels=3,
                                   condition_channels=3).eval()
     with serving(Studio(translator, None, [], checkpoint="styles.pt")) as server:

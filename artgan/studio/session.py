@@ -350,7 +350,8 @@ class Studio:
                 "mask": None if array is None else f"r-{job.id}-mask",
                 "width": picture.width, "height": picture.height, "changed": changed,
                 "damaged": None if array is None else int(array.sum()),
-                "regions": regions, "notes": notes + picture.notes}
+                "regions": regions,
+                "notes": notes + [web_message(n) for n in result.notes] + picture.notes}
 
     def translate(self, upload: Upload, job: Job) -> dict:
         """Translate an upload with an image-to-image translator (a long job)."""

@@ -81,6 +81,7 @@ class Upload:
 def web_message(message: str) -> str:
     """A restoration error as the page says it: no command-line flags."""
     for flag, words in (("--mask auto", "the automatic mask"), ("--mask PATH", "a mask file"),
+                        ("no --mask", "no mask"),
                         ("--mask ", "the mask "), ("--image ", "the picture ")):
         message = message.replace(flag, words)
     return message
