@@ -8,6 +8,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,8 @@ class Uploads:
     def __init__(self, kept: int, max_pixels: int):
         self.kept, self.max_pixels = kept, max_pixels
         self.folder = Path(tempfile.mkdtemp(prefix="artgan-studio-"))
+        # removed by close(), else when this object goes or Python exits
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.folder, True)
         self._items: OrderedDict[str, Upload] = OrderedDict()
         self._lock = threading.Lock()
         self._decoding = threading.BoundedSemaphore(2)  # a 25 MP picture is 75 MB decoded
@@ -157,4 +160,4 @@ class Uploads:
         return upload
 
     def close(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self._cleanup()
