@@ -20,6 +20,7 @@ from .report_cmd import report_command
 from .restore_cmd import restore_command
 from .run_cmd import run_command
 from .sample_cmd import sample_command
+from .studio_cmd import studio_command
 from .translate_cmd import translate_command
 from .walk_cmd import walk_command
 
@@ -50,8 +51,8 @@ def cli(disabled: tuple[str, ...], show_traceback: bool) -> None:
 
 def _add_builtin_commands() -> None:
     for command in (run_command, sample_command, walk_command, translate_command,
-                    project_command, restore_command, eval_command, report_command,
-                    list_command, plugins_command):
+                    project_command, restore_command, studio_command, eval_command,
+                    report_command, list_command, plugins_command):
         cli.add_command(command)
 
 
