@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .errors import SEED, generator_source
+from .settings_options import FiniteFloat
 
 SIDE_BY_SIDE_HEIGHT = 256  # side-by-side.png is enlarged (nearest) to about this height
 
@@ -44,7 +45,7 @@ def projection_options(command):
             click.option("--class", "class_name", default=None, metavar="NAME",
                          help="Conditional models: project into this class only "
                               "[default: try every class, keep the best]."),
-            click.option("--feature-weight", type=click.FloatRange(0), default=0.1,
+            click.option("--feature-weight", type=FiniteFloat(0), default=0.1,
                          show_default=True,
                          help="Weight of the distance between the run's discriminator "
                               "features of image and reconstruction (0: off).")]):

@@ -12,14 +12,15 @@ from typing import Any
 import click
 
 from ..builder import build_metrics, build_run
-from ..core.checkpoint import load_checkpoint
-from ..core.config import RunConfig
+from ..core.checkpoint import (check_resumable, checkpoint_config, damaged, load_checkpoint,
+                               named_component)
 from ..core.errors import ConfigError
 from ..core.options import OptionError
 from ..core.registry import UnknownComponentError
 from ..core.request import RunRequest, parse_overrides
 from ..core.resolve import RunPlan, resolve
-from ..core.run_folder import RunFolder, folder_of_checkpoint
+from ..core.resolve_parts import check_out_outside_data, check_resolution
+from ..core.run_folder import CHECKPOINTS, RunFolder, checkpoint_file, folder_of_checkpoint
 from ..plugin_host import get_registry, plugin_versions
 
 
@@ -49,11 +50,53 @@ def new_plan(chosen: dict[str, Any]) -> RunPlan:
 
 def resume_plan(path: str, chosen: dict[str, Any]) -> tuple[RunPlan, dict[str, Any]]:
     """The saved config of a checkpoint (a run folder or a .pt file), with the resumable
-    settings the user changed; and the checkpoint."""
+    settings the user changed; and the checkpoint, checked as untrusted input (its keys,
+    every config field, the components it names, the resolution they support)."""
     checkpoint = load_checkpoint(path)
-    folder = folder_of_checkpoint(path)
-    config = RunConfig.from_dict(checkpoint["config"]).replace(out=str(folder.root), **chosen)
-    return RunPlan(config), checkpoint
+    check_resumable(checkpoint, path)
+    config = checkpoint_config(checkpoint, path)
+    registry = get_registry()
+    components = config.components
+    named = [("generator", components.gen), ("discriminator", components.disc),
+             ("loss", components.loss), ("data", components.data),
+             *(("metric", m) for m in config.evaluation.metrics),
+             *(("augmentation", a) for a in config.regularisation.augment)]
+    entries = {kind: named_component(registry, kind, choice.name, path)
+               for kind, choice in named}
+    try:
+        check_resolution(config.image.resolution,
+                         (entries["generator"], entries["discriminator"]))
+    except ConfigError as exc:
+        raise damaged(path, str(exc)) from None
+    out = _resume_folder(path, chosen.pop("out", None))
+    if out != str(folder_of_checkpoint(path).root):
+        with flag_errors():
+            check_out_outside_data(out, components.data, entries["data"])
+        config = config.replace(notes=(*config.notes, f"continued from {path} (a checkpoint "
+                                                      f"file outside a run folder) in {out}"))
+    return RunPlan(config.replace(out=out, **chosen)), checkpoint
+
+
+def _resume_folder(path: str, out: str | None) -> str:
+    """Where a resumed run writes: its own run folder; for a checkpoint file outside a
+    run folder (a copied ``final.pt``), the new folder ``--out`` names."""
+    if Path(path).is_dir() or checkpoint_file(path).parent.name == CHECKPOINTS:
+        root = str(folder_of_checkpoint(path).root)
+        if out is not None and Path(out).resolve() != Path(root).resolve():
+            raise click.UsageError(f"--out cannot be changed when resuming a run folder: "
+                                   f"the run continues in {root}. Start a new run to write "
+                                   f"elsewhere.")
+        return root
+    if out is None:
+        raise click.BadParameter(
+            f"{path} is a checkpoint file outside a run folder (not in a {CHECKPOINTS}/ "
+            f"folder), so there is no run folder to continue in; add --out FOLDER, a new "
+            f"folder for the continued run's checkpoints, samples and stats",
+            param_hint="--resume")
+    if RunFolder(out).holds_run():
+        raise click.BadParameter(f"{out} already holds a run; choose a new folder for the "
+                                 f"run continued from {path}", param_hint="--out")
+    return out
 
 
 def dry_run(plan: RunPlan) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .errors import SEED, generator_source
+from .settings_options import FiniteFloat
 
 
 def _gif_path(_ctx, _param, value: str) -> str:
@@ -24,7 +25,7 @@ def _gif_path(_ctx, _param, value: str) -> str:
               help="Random points each walk passes through before it loops back.")
 @click.option("--frames", "frames_between", type=click.IntRange(1), default=24,
               show_default=True, help="Frames from one keyframe to the next.")
-@click.option("--fps", type=click.FloatRange(1, 50), default=24, show_default=True,
+@click.option("--fps", type=FiniteFloat(1, 50), default=24, show_default=True,
               help="Frames per second.")
 @click.option("--seed", type=SEED, default=0, show_default=True,
               help="Same seed, same walk.")

@@ -27,8 +27,9 @@ from .options import OptionError, as_dict, build_options
 from .recipes import Recipe, pick_recipe
 from .registry import Entry, Registry, UnknownComponentError
 from .request import RunRequest
-from .resolve_parts import (augment_choices, check_ada, check_resolution, metric_choices,
-                            optimisation, refuse_stray_groups, resolve_norm)
+from .resolve_parts import (augment_choices, check_ada, check_finite, check_out_outside_data,
+                            check_resolution, metric_choices, optimisation,
+                            refuse_stray_groups, resolve_norm)
 
 #: Request groups of component options, with the component kind they configure.
 COMPONENT_GROUPS = {"gen": "generator", "disc": "discriminator", "loss": "loss", "data": "data"}
@@ -118,6 +119,8 @@ class _Resolver:
 
     # -- the plan ----------------------------------------------------------------------------
     def plan(self, plugin_versions: dict[str, str]) -> RunPlan:
+        for name in self.request:
+            check_finite(name, self.request.get(name))
         self.recipe = self._recipe()
         components, loss = self._components()
         image = self._image(components)
@@ -292,6 +295,7 @@ class _Resolver:
 
     def _runtime(self, components: Components, plugin_versions: dict[str, str]) -> Runtime:
         out = self.value("out") or default_run_dir(components)
+        check_out_outside_data(str(out), components.data, self._data_entry)
         return Runtime(device=self.value("device"), precision=self.value("precision"),
                        seed=int(self.value("seed")), out=str(out),
                        sync_bn=bool(self.value("sync_bn")), compile=bool(self.value("compile")),

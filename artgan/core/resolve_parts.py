@@ -4,6 +4,9 @@ and the checks that span several choices."""
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Choice, Optimisation, Regularisation, RunConfig
@@ -129,6 +132,33 @@ def check_resolution(resolution: int, entries) -> None:
             kind = f" (power-of-two resolutions from {sizes[0]} to {sizes[-1]})" if powers else ""
             raise ConfigError(f"{entry.kind} {entry.name!r} supports {', '.join(map(str, sizes))} "
                               f"px{kind}; got {resolution}", "--resolution")
+
+
+def check_out_outside_data(out: str, data: Choice, entry) -> None:
+    """Refuse a run folder inside (or equal to) a folder the data comes from: the next run
+    on that folder would train on this run's sample grids."""
+    from .data import input_folders_of
+
+    if entry is None:
+        return
+    target = Path(os.path.expanduser(out)).resolve()
+    for folder in input_folders_of(entry, data.argument):
+        root = Path(folder).expanduser().resolve()
+        if target == root or root in target.parents:
+            raise ConfigError(f"--out {out} is inside the data folder {folder} (--data "
+                              f"{data.spec}): the next run on that folder would train on "
+                              f"this run's sample grids; choose an --out outside it", "--out")
+
+
+def check_finite(name: str, value: Any) -> None:
+    """Refuse NaN and infinities in a float setting given from Python (the CLI's float
+    flags already refuse them)."""
+    for v in value if isinstance(value, (tuple, list)) else (value,):
+        if isinstance(v, float) and not math.isfinite(v):
+            from .config import SETTINGS
+
+            flag = SETTINGS[name].flag or name
+            raise ConfigError(f"{flag} must be a finite number; got {name}={v}", flag)
 
 
 def refuse_stray_groups(options: dict[str, dict[str, Any]], config: RunConfig,

@@ -239,6 +239,11 @@ class FolderDataSource(InMemoryDataSource):
         return len(scan_images(os.path.expanduser(argument)))
 
     @classmethod
+    def input_folders(cls, argument: str | None) -> list[str]:
+        """PATH: the folder the images come from."""
+        return [os.path.expanduser(argument)] if argument else []
+
+    @classmethod
     def from_spec(cls, argument: str | None, options: FolderOptions | None, *,
                   resolution: int | None, channels: int, seed: int = 0) -> FolderDataSource:
         """The registered factory: ``argument`` is PATH from ``--data folder:PATH``."""
