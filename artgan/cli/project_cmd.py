@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .errors import SEED, generator_source
+from .safe_text import clean
 from .settings_options import FiniteFloat
 
 SIDE_BY_SIDE_HEIGHT = 256  # side-by-side.png is enlarged (nearest) to about this height
@@ -166,8 +167,9 @@ def project_command(ckpt: str, device: str, no_ema: bool, image: str, out: str, 
     notes = [fit_note, *conversion_note(picture.channels, G.channels,
                                         picture.alpha is not None), *picture.notes,
              feature_note]
-    click.echo(f"Projected {Path(image).name} into {G.component_name} ({ckpt}): PSNR "
-               f"{found.psnr:.1f} dB{similarity}{label} (best of {starts}, {steps} steps).")
-    click.echo("  " + "; ".join(notes) + ".")
+    click.echo(clean(f"Projected {Path(image).name} into {G.component_name} ({ckpt}): PSNR "
+                     f"{found.psnr:.1f} dB{similarity}{label} (best of {starts}, {steps} "
+                     f"steps)."))
+    click.echo(clean("  " + "; ".join(notes) + "."))
     click.echo(f"Wrote {paths[0]}, {paths[1]} (input | reconstruction) and {paths[2]}.")
     click.echo(f"Walk from it: artgan walk --ckpt {ckpt} --from {paths[2]} --out walk.gif")

@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 
 from .errors import generator_source
-from .settings_options import FiniteFloat
 from .project_cmd import (classes_to_try, load_model, projection_options, refuse_overwrite,
                           step_bar)
+from .safe_text import clean
+from .settings_options import FiniteFloat
 
 LOSSLESS = (".png", ".tif", ".tiff", ".bmp")
 
@@ -134,4 +135,4 @@ def restore_command(ckpt: str, device: str, no_ema: bool, image: str, mask_spec:
                          f"network decided what to repair).")
     lines.append(f"Wrote {written}; {Path(image).name} is unchanged.")
     for line in lines + [f"note: {n}" for n in picture.notes]:
-        click.echo(line)
+        click.echo(clean(line))

@@ -144,9 +144,11 @@ def train(plan: RunPlan, checkpoint: dict[str, Any] | None) -> None:
 def _train_rank(plan: RunPlan, checkpoint, dist) -> None:
     from ..core.device import resolve_precision
     from ..core.trainer import TrainerCallbacks, TrainingInterrupted
-    from .progress import RichProgress, console, describe_data, describe_run
+    from .progress import RichProgress, describe_data, describe_run, make_console
+    from .safe_text import markup
 
     config = plan.config
+    console = make_console()
     say = console.print if dist.is_main else (lambda *args, **kwargs: None)
     resolve_precision(config.runtime.precision, dist.device)  # fail before loading data
     say(describe_run(config))
@@ -154,26 +156,27 @@ def _train_rank(plan: RunPlan, checkpoint, dist) -> None:
         say(f"  {dist.world_size} processes ({'NCCL' if dist.device.type == 'cuda' else 'gloo'}"
             f"), {config.schedule.batch_size // dist.world_size} images per process and step"
             f"{', synchronised BatchNorm' if config.runtime.sync_bn else ''}")
-    progress = RichProgress() if dist.is_main else TrainerCallbacks()
+    progress = RichProgress(console) if dist.is_main else TrainerCallbacks()
     trainer = build_run(plan, get_registry(), callbacks=progress, dist=dist,
                         checkpoint=checkpoint)
     say(describe_data(trainer.data))
     folder = trainer.folder
+    root = markup(folder.root)
     if checkpoint is not None:
-        say(f"Resuming {folder.root} at step {trainer.step} (epoch {trainer.epoch + 1}).")
+        say(f"Resuming {root} at step {trainer.step} (epoch {trainer.epoch + 1}).")
     start = time.perf_counter()
     try:
         with progress if dist.is_main else contextlib.nullcontext():
             trainer.fit()
     except TrainingInterrupted as exc:
         say(f"[yellow]Stopped at step {exc.step}; checkpoint saved to "
-            f"{exc.checkpoint}.[/] Continue with: artgan run --resume {folder.root}")
+            f"{markup(exc.checkpoint)}.[/] Continue with: artgan run --resume {root}")
         sys.exit(128 + exc.signum)
     minutes = (time.perf_counter() - start) / 60
     say(f"[green]Done[/] in {minutes:.1f} min: {trainer.step} steps. "
-        f"Samples: {folder.final_grid}\n"
-        f"More samples: artgan sample --ckpt {folder.root} -n 64 --out "
-        f"{Path(folder.root) / 'generated'}")
+        f"Samples: {markup(folder.final_grid)}\n"
+        f"More samples: artgan sample --ckpt {root} -n 64 --out "
+        f"{markup(Path(folder.root) / 'generated')}")
 
 
 def _relaunch_with_torchrun(nproc: int) -> None:

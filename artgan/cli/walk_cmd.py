@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .errors import SEED, generator_source
+from .safe_text import clean
 from .settings_options import FiniteFloat
 
 
@@ -66,7 +67,7 @@ def walk_command(ckpt: str, out: str, tiles: int, keyframes: int, frames_between
         labels = latent.labels(count) if labels is None else labels
         note = latent_note(latent, ckpt)
         if note:
-            click.echo(note, err=True)
+            click.echo(clean(note), err=True)
     latents = walk_latents(keys, frames_between)
     grid_row = nrow or max(1, int(count ** 0.5))
     path, frames = save_gif(render_walk(G, latents, labels, nrow=grid_row), out, fps)

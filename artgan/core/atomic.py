@@ -146,6 +146,20 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
+def why_unwritable(folder: str | os.PathLike, exc: OSError) -> str:
+    """Why files cannot be written into ``folder``, in words: a file in the way of the
+    folder, a full disk, or the system's reason."""
+    folder = Path(folder)
+    for parent in (folder, *folder.parents):
+        if os.path.lexists(parent):
+            if not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+            break
+    if isinstance(exc, DiskFullError):
+        return exc.message.partition(";")[0]
+    return exc.strerror or str(exc)
+
+
 def remove_stale_temps(folder: str | os.PathLike, *, keep: tuple[str, ...] = ()) -> int:
     """Delete the temporary files of :func:`write_atomic` in ``folder`` (not below it)
     left by killed writes, except those for targets named in ``keep``. Only call this

@@ -90,6 +90,8 @@ class DataSource:
         self.channels = int(channels)
         self.class_names = list(class_names or [])
         self.skipped = SkipReport()
+        #: Things the user should know about the data (printed by ``artgan run``).
+        self.notes: list[str] = []
 
     @property
     def num_classes(self) -> int:

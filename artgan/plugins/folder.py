@@ -224,6 +224,11 @@ class FolderDataSource(InMemoryDataSource):
         super().__init__(images, label_tensor, class_names)
         self.files = [files[i] for i in kept]
         self.skipped = report
+        if options.labels == "subfolders" and labels is None:
+            self.notes = [f"-o data.labels=subfolders, but {root} has no class subfolders "
+                          f"(all {len(files)} images lie directly in it), so the data is "
+                          f"unlabelled: put each class's images in a subfolder named after "
+                          f"it"]
         self.load_counts = counts  # {"cached": n, "decoded": m}: where the images came from
 
     @classmethod
