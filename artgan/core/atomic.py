@@ -55,8 +55,8 @@ class DiskFullError(ArtganError, OSError):
                 f"the previous {path.name} is intact"
         else:
             kept = "nothing was written"
-        why = "disk quota exceeded" if code != errno.ENOSPC else "no space left on the device"
-        self.message = f"disk full at {path} ({why}); {kept}. Free some space and try again"
+        self.message = f"disk full at {path} ({os.strerror(code)}); {kept}. Free some space " \
+                       f"and try again"
         super().__init__(code, self.message)
         self.path = path
 
