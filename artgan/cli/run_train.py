@@ -68,8 +68,8 @@ def resume_plan(path: str, chosen: dict[str, Any]) -> tuple[RunPlan, dict[str, A
                          (entries["generator"], entries["discriminator"]))
     except ConfigError as exc:
         raise damaged(path, str(exc)) from None
-    out = _resume_folder(path, chosen.pop("out", None))
-    if out != str(folder_of_checkpoint(path).root):
+    out, loose = _resume_folder(path, chosen.pop("out", None))
+    if loose:
         with flag_errors():
             check_out_outside_data(out, components.data, entries["data"])
         config = config.replace(notes=(*config.notes, f"continued from {path} (a checkpoint "
@@ -77,16 +77,16 @@ def resume_plan(path: str, chosen: dict[str, Any]) -> tuple[RunPlan, dict[str, A
     return RunPlan(config.replace(out=out, **chosen)), checkpoint
 
 
-def _resume_folder(path: str, out: str | None) -> str:
+def _resume_folder(path: str, out: str | None) -> tuple[str, bool]:
     """Where a resumed run writes: its own run folder; for a checkpoint file outside a
-    run folder (a copied ``final.pt``), the new folder ``--out`` names."""
+    run folder (a copied ``final.pt``: ``loose``), the new folder ``--out`` names."""
     if Path(path).is_dir() or checkpoint_file(path).parent.name == CHECKPOINTS:
         root = str(folder_of_checkpoint(path).root)
         if out is not None and Path(out).resolve() != Path(root).resolve():
             raise click.UsageError(f"--out cannot be changed when resuming a run folder: "
                                    f"the run continues in {root}. Start a new run to write "
                                    f"elsewhere.")
-        return root
+        return root, False
     if out is None:
         raise click.BadParameter(
             f"{path} is a checkpoint file outside a run folder (not in a {CHECKPOINTS}/ "
@@ -96,7 +96,7 @@ def _resume_folder(path: str, out: str | None) -> str:
     if RunFolder(out).holds_run():
         raise click.BadParameter(f"{out} already holds a run; choose a new folder for the "
                                  f"run continued from {path}", param_hint="--out")
-    return out
+    return out, True
 
 
 def dry_run(plan: RunPlan) -> None:

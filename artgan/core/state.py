@@ -1,5 +1,9 @@
 """What a trainer saves in a checkpoint and restores from one, so that a resumed run
-continues exactly as if it had never stopped (a test checks this bit for bit on CPU)."""
+continues exactly as if it had never stopped (a test checks this bit for bit on CPU).
+
+Nothing NaN or infinite is ever written: before each checkpoint the losses of every step
+since the last check and all weights are checked (:meth:`TrainerState.checked_state`),
+and a run that diverged stops with the last finite checkpoint kept."""
 
 from __future__ import annotations
 
