@@ -16,6 +16,9 @@ from .config import GROUPS, SETTINGS, Choice, RunConfig
 
 #: What sampling from a checkpoint needs (``artgan sample``, ``walk``, ``eval --ckpt``).
 FOR_SAMPLING = ("gen", "resolution", "channels")
+#: Settings whose flag's maximum binds only the CLI: from Python (or a data source's own
+#: size) a run may have a larger resolution, which the networks then check.
+_CLI_MAXIMUM_ONLY = frozenset({"resolution"})
 
 
 def _optional(tp: Any) -> bool:
@@ -79,7 +82,8 @@ def _range(value: Any, info) -> str | None:
         low, high = info.minimum, info.maximum
         if low is not None and (v < low or (info.min_open and v == low)):
             return f"is {v}, below the smallest allowed value {low:g}"
-        if high is not None and (v > high or (info.max_open and v == high)):
+        if high is not None and info.name not in _CLI_MAXIMUM_ONLY and \
+                (v > high or (info.max_open and v == high)):
             return f"is {v}, above the largest allowed value {high:g}"
     return None
 
