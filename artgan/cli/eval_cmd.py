@@ -13,6 +13,7 @@ from ..core.options import as_dict, build_options
 from ..core.registry import UnknownComponentError
 from ..plugin_host import get_registry
 from .errors import DEVICE_HELP, SEED
+from .safe_text import clean
 
 _HEADLINE_EXTRAS = {"kid": "kid_std", "is": "is_std"}
 
@@ -124,7 +125,8 @@ def _report_skipped(folder: str, fake: FakeFolder) -> None:
         return
     shown = "; ".join(f"{rel} ({why})" for rel, why in fake.skipped[:5])
     more = f"; and {len(fake.skipped) - 5} more" if len(fake.skipped) > 5 else ""
-    click.echo(f"Skipped {len(fake.skipped)} file(s) in {folder}: {shown}{more}", err=True)
+    click.echo(clean(f"Skipped {len(fake.skipped)} file(s) in {folder}: {shown}{more}",
+                     newlines=False), err=True)
 
 
 def _progress_factory(console):

@@ -44,6 +44,19 @@ class Batch(NamedTuple):
     condition: torch.Tensor | None = None
 
 
+def input_folders_of(entry, argument: str | None) -> list[str]:
+    """The folders the registered data source ``entry`` reads with ``argument`` (its
+    classmethod ``input_folders``); [] when it does not say or cannot tell."""
+    owner = entry.component_class()
+    method = getattr(owner, "input_folders", None)
+    if method is None:
+        return []
+    try:
+        return [str(folder) for folder in method(argument) or ()]
+    except ArtganError:
+        return []  # a bad argument: reported when the source is built
+
+
 class DataSource:
     """Base class for data sources.
 
@@ -58,6 +71,9 @@ class DataSource:
     - ``count_images(argument, options) -> int | None``, a classmethod: how many images
       ``--data NAME:ARGUMENT`` holds, counted cheaply before anything is loaded. A source
       that answers opts into ``--recipe auto``'s small-data recipe for small data sets.
+    - ``input_folders(argument) -> list[str]``, a classmethod: the folders ``--data
+      NAME:ARGUMENT`` reads images from; a run folder (``--out``) inside one is refused,
+      since the next run would train on its sample grids.
     - ``set_epoch(epoch)``: called by the trainer before each epoch (and on resume), for
       sources that draw random variations per epoch (synthetic damage, random crops):
       draw them from (seed, epoch, image index) so a resumed or distributed run sees the
@@ -76,6 +92,8 @@ class DataSource:
         self.channels = int(channels)
         self.class_names = list(class_names or [])
         self.skipped = SkipReport()
+        #: Things the user should know about the data (printed by ``artgan run``).
+        self.notes: list[str] = []
 
     @property
     def num_classes(self) -> int:

@@ -14,6 +14,11 @@ class ArtganError(Exception):
     builtin type it refines (``ValueError``, ``RuntimeError``)."""
 
 
+class ArtganWarning(UserWarning):
+    """A warning meant for the user (a cache that cannot be written): the CLI prints it
+    as one ``warning:`` line."""
+
+
 class ConfigError(ArtganError, ValueError):
     """The combination of choices cannot run; the message names the flags involved."""
 

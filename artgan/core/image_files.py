@@ -29,14 +29,17 @@ def scan_images(root: str) -> list[str]:
     """Image files under ``root`` (relative paths), in a sorted, deterministic order.
 
     Hidden files and folders (names starting with '.') are left out; so are files whose
-    extension is not one of :data:`IMAGE_EXTENSIONS` (case-insensitive).
+    extension is not one of :data:`IMAGE_EXTENSIONS` (case-insensitive), and whatever is
+    not a regular file (a FIFO, a socket, a device: reading one may block forever).
     """
     found = []
     for folder, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS):
-                found.append(os.path.relpath(os.path.join(folder, name), root))
+            path = os.path.join(folder, name)
+            if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS) \
+                    and os.path.isfile(path):
+                found.append(os.path.relpath(path, root))
     return found
 
 

@@ -28,8 +28,9 @@ from .recipes import Recipe, pick_recipe
 from .registry import Entry, Registry, UnknownComponentError
 from .request import RunRequest
 from .objects import instantiate, python_name  # noqa: F401 (public here too)
-from .resolve_parts import (augment_choices, check_ada, check_resolution, checked,
-                            metric_choices, optimisation, refuse_stray_groups, resolve_norm)
+from .resolve_parts import (augment_choices, check_ada, check_finite, check_out_outside_data,
+                            check_resolution, checked, metric_choices, optimisation,
+                            refuse_stray_groups, resolve_norm)
 
 #: Request groups of component options, with the component kind they configure.
 COMPONENT_GROUPS = {"gen": "generator", "disc": "discriminator", "loss": "loss", "data": "data"}
@@ -99,6 +100,8 @@ class _Resolver:
 
     # -- the plan ----------------------------------------------------------------------------
     def plan(self, plugin_versions: dict[str, str]) -> RunPlan:
+        for name in self.request:
+            check_finite(name, self.request.get(name))
         self.recipe = self._recipe()
         components, loss = self._components()
         image = self._image(components)
@@ -268,8 +271,9 @@ class _Resolver:
                          metrics=metric_choices(self, self.request.get("metrics", ())))
 
     def _runtime(self, components: Components, plugin_versions: dict[str, str]) -> Runtime:
-        return self.fill(Runtime, out=str(self.value("out") or default_run_dir(components)),
-                         plugin_versions=dict(plugin_versions))
+        out = str(self.value("out") or default_run_dir(components))
+        check_out_outside_data(out, components.data, self._data_entry)
+        return self.fill(Runtime, out=out, plugin_versions=dict(plugin_versions))
 
 
 def default_run_dir(components: Components) -> str:

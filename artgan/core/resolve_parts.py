@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 from .config import SETTINGS, Choice, Optimisation, Regularisation, RunConfig
@@ -22,7 +24,7 @@ _Resolver = Any
 
 def checked(info: SettingInfo, value: Any) -> Any:
     """``value`` of setting ``info`` as its declared type, within its declared range and
-    choices (the CLI checks these too; Python callers get the same messages), finite."""
+    choices (the CLI checks these too; Python callers get the same messages)."""
     if value is None:
         return None
     base = _base_type(info.type)
@@ -40,10 +42,8 @@ def checked(info: SettingInfo, value: Any) -> Any:
         raise ConfigError(f"{info.flag}: expected {_type_name(base)}, got {value!r}",
                           info.flag) from None
     for number in value if isinstance(value, tuple) and not info.multiple else (value,):
-        if isinstance(number, float) and not math.isfinite(number):
-            raise ConfigError(f"{info.flag}: {number!r} is not a finite number", info.flag)
         if isinstance(number, (int, float)) and not isinstance(number, bool):
-            _check_range(info, number)
+            _check_range(info, number)  # finiteness: check_finite, before resolution
     if info.choices is not None and value not in info.choices:
         raise ConfigError(f"{info.flag}: expected one of "
                           f"{', '.join(map(str, info.choices))}, got {value!r}", info.flag)
@@ -188,6 +188,31 @@ def check_resolution(resolution: int, entries) -> None:
             kind = f" (power-of-two resolutions from {sizes[0]} to {sizes[-1]})" if powers else ""
             raise ConfigError(f"{entry.kind} {entry.name!r} supports {', '.join(map(str, sizes))} "
                               f"px{kind}; got {resolution}", "--resolution")
+
+
+def check_out_outside_data(out: str, data: Choice, entry) -> None:
+    """Refuse a run folder inside (or equal to) a folder the data comes from: the next run
+    on that folder would train on this run's sample grids."""
+    from .data import input_folders_of
+
+    if entry is None:
+        return
+    target = Path(os.path.expanduser(out)).resolve()
+    for folder in input_folders_of(entry, data.argument):
+        root = Path(folder).expanduser().resolve()
+        if target == root or root in target.parents:
+            raise ConfigError(f"--out {out} is inside the data folder {folder} (--data "
+                              f"{data.spec}): the next run on that folder would train on "
+                              f"this run's sample grids; choose an --out outside it", "--out")
+
+
+def check_finite(name: str, value: Any) -> None:
+    """Refuse NaN and infinities in a float setting given from Python (the CLI's float
+    flags already refuse them)."""
+    for v in value if isinstance(value, (tuple, list)) else (value,):
+        if isinstance(v, float) and not math.isfinite(v):
+            flag = SETTINGS[name].flag or name
+            raise ConfigError(f"{flag} must be a finite number; got {name}={v}", flag)
 
 
 def refuse_stray_groups(options: dict[str, dict[str, Any]], config: RunConfig,

@@ -37,7 +37,7 @@ from .run_folder import RunFolder
 from .sampling import cycled_labels
 from .signals import StopSignals
 from .state import TrainerState
-from .stats import StatsRecorder, TrainingDiverged  # noqa: F401 (TrainingDiverged: public)
+from .stats import ExplosionWatch, StatsRecorder, TrainingDiverged  # noqa: F401 (public)
 from .view import DiscriminatorView
 
 N_FIXED_SAMPLES = 64  # the sample grid and the collapse watch (8 x 8)
@@ -94,7 +94,10 @@ class Trainer(TrainerState):
             self.total_steps = min(self.total_steps, schedule.max_steps)
         self.fixed_z, self.fixed_y, self.fixed_condition = self._fixed_inputs()
         self.stats = StatsRecorder(mean=self.dist.mean, write=self.folder.append_stats,
-                                   notify=self.callbacks.on_log)
+                                   notify=self.callbacks.on_log, kept=self.kept_checkpoint)
+        self.saved_step: int | None = None  # of the last checkpoint written (all finite)
+        self.explosion = ExplosionWatch(f"Try a lower --lr (now lr_g={opt.lr_g:g}, "
+                                        f"lr_d={opt.lr_d:g}).")
         self.signals = StopSignals(grace=2.0 if self.dist.enabled else 0.0)
         self._stop_signal: int | None = None  # agreed by all ranks after each step
         self._deadline: float | None = None  # time.monotonic() when --max-minutes ends
@@ -137,7 +140,14 @@ class Trainer(TrainerState):
     # -- the loop -----------------------------------------------------------------------
     def fit(self) -> None:
         """Train until ``epochs``, ``max_steps`` or ``max_minutes``; resumable; saves on
-        SIGINT/SIGTERM."""
+        SIGINT/SIGTERM. The run folder stays locked until the end (also on errors)."""
+        self.folder.lock(note=self.callbacks.on_warning)
+        try:
+            self._fit()
+        finally:
+            self.folder.unlock()
+
+    def _fit(self) -> None:
         minutes = self.config.schedule.max_minutes
         self._deadline = None if minutes is None else time.monotonic() + 60 * minutes
         self.callbacks.on_start(self)
@@ -289,7 +299,11 @@ class Trainer(TrainerState):
 
     # -- reporting ----------------------------------------------------------------------
     def _log(self) -> dict[str, Any]:
-        return self.stats.flush(self.step, self.epoch, self.config.schedule.batch_size)
+        record = self.stats.flush(self.step, self.epoch, self.config.schedule.batch_size)
+        warning = self.explosion.check(record)
+        if warning:
+            self.callbacks.on_warning(warning)
+        return record
 
     def evaluate(self) -> dict[str, Any]:
         """Score the generator now: a line in metrics.jsonl, best.pt if it improved.
@@ -307,18 +321,9 @@ class Trainer(TrainerState):
         self._evaluated_step = self.step
         self.folder.append_metrics(record)
         if record["is_best"]:
-            self.folder.save_checkpoint(self.state_dict(), best=True)
+            self.folder.save_checkpoint(self.checked_state(across_ranks=False), best=True)
         self.callbacks.on_eval(record)
         return record
-
-    def _save_after_failed_evaluation(self) -> None:
-        """Write ``last.pt`` and say so. Only rank 0 evaluates, so no barrier here (the
-        other ranks are already waiting at the next step's gradient exchange)."""
-        path = self.folder.save_checkpoint(self.state_dict())
-        self.callbacks.on_checkpoint(path)
-        self.callbacks.on_warning(f"evaluation failed at step {self.step}; checkpoint saved "
-                                  f"to {path} (continue with: artgan run --resume "
-                                  f"{self.folder.root})")
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None,
@@ -398,11 +403,3 @@ class Trainer(TrainerState):
         self._watch_images = None
         self.callbacks.on_epoch_end(epoch + 1, grid)
         self.save_checkpoint()
-
-    def save_checkpoint(self) -> Path:
-        """Rank 0 writes ``checkpoints/last.pt``; the other ranks wait until it is there."""
-        path = self.folder.save_checkpoint(self.state_dict())
-        if self.dist.is_main:
-            self.callbacks.on_checkpoint(path)
-        self.dist.barrier()
-        return path

@@ -35,7 +35,7 @@ from typing import Any
 import torch
 
 from artgan.core.config import parse_data_spec
-from artgan.core.data import Batch, DataSource, DataSourceError, SkipReport
+from artgan.core.data import Batch, DataSource, DataSourceError, SkipReport, input_folders_of
 from artgan.core.errors import ArtganError
 from artgan.components import load_plugins
 from artgan.core.options import build_options
@@ -222,6 +222,13 @@ class UnpairedDataSource(DataSource):
         except Exception:  # reported properly when the source is built
             return None
         return None if None in counts else max(counts)
+
+    @classmethod
+    def input_folders(cls, argument: str | None) -> list[str]:
+        """The folders of both sides."""
+        specs = split_sides(argument, _registry().names("data"))
+        return [folder for side, spec in zip(SIDES, specs)
+                for folder in input_folders_of(*_parse_side(spec, side))]
 
     @classmethod
     def from_spec(cls, argument: str | None, options: UnpairedOptions | None, *,
