@@ -5,9 +5,8 @@ Torch-free at import time; heavier names load on first use.
 
 from importlib import import_module
 
-from .plugin_host import hookimpl
-
-__version__ = "0.1.0"
+from .core.version import __version__
+from .hookspecs import hookimpl
 
 _EXPORTS = {
     "create": "artgan.components",

@@ -15,15 +15,17 @@ from typing import Any
 
 import torch
 
+from .core.augment import AugmentPipeline
 from .core.config import RunConfig
 from .core.data import DataSource
 from .core.device import resolve_precision, seed_everything
 from .core.distributed import Distributed, setup, sync_batchnorm
-from .core.errors import ConfigError
+from .core.errors import ArtganError, CheckpointError, ConfigError
 from .core.registry import Registry
 from .core.regularizers import GradientPenalty
 from .core.resolve import RunPlan, instantiate
 from .core.run_folder import RunFolder
+from .core.sizes import build_sized
 from .core.trainer import Trainer, TrainerCallbacks
 from .core.wrappers import wrap_network
 from .evaluation.periodic import PeriodicEvaluation, check_metrics
@@ -36,11 +38,24 @@ def build_run(plan: RunPlan, registry: Registry, *, callbacks: TrainerCallbacks 
 
     ``checkpoint``: a loaded checkpoint to continue from. ``dry_run``: build and check
     everything, write nothing. Under ``torchrun`` this joins the process group unless
-    ``dist`` is given.
+    ``dist`` is given. The run folder is locked first (another run writing there is
+    refused); the trainer releases the lock when it has fitted.
     """
     config = plan.config
     dist = dist if dist is not None else setup(config.runtime.device)
     precision = resolve_precision(config.runtime.precision, dist.device)
+    folder = RunFolder(config.runtime.out, writer=dist.is_main and not dry_run)
+    folder.lock(note=(callbacks or TrainerCallbacks()).on_warning)  # before any work
+    try:
+        return _build(plan, registry, callbacks, dist, checkpoint, precision, folder)
+    except BaseException:
+        folder.unlock()
+        raise
+
+
+def _build(plan: RunPlan, registry: Registry, callbacks, dist: Distributed, checkpoint,
+           precision, folder: RunFolder) -> Trainer:
+    config = plan.config
     metrics = build_metrics(plan, registry) if dist.is_main else {}  # only rank 0 evaluates
     seed_everything(config.runtime.seed)
     data = build_data(plan, registry)
@@ -57,16 +72,32 @@ def build_run(plan: RunPlan, registry: Registry, *, callbacks: TrainerCallbacks 
             data_options=config.components.data.options,
             real_images=config.evaluation.eval_real, seed=config.runtime.seed)
         evaluation.prepare(dist.device)
-    folder = RunFolder(config.runtime.out, writer=dist.is_main and not dry_run)
     trainer = Trainer(G, D, loss, data, config, folder=folder, device=dist.device,
                       precision=precision, callbacks=callbacks, evaluation=evaluation,
                       dist=dist, augment=build_augment(plan, registry),
                       regularizers=build_regularizers(config))
     if checkpoint is not None:
-        trainer.load_state_dict(checkpoint)
+        restore(trainer, checkpoint)
     folder.write_config({**config.to_dict(), "data_summary": data_summary(data),
                          "world_size": dist.world_size})
     return trainer
+
+
+def restore(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
+    """Continue from ``checkpoint``. One whose weights or optimiser state do not fit the
+    networks its own config builds (a key missing, a tensor of another shape) is damaged
+    or from an incompatible version: a :class:`CheckpointError`, not a traceback."""
+    try:
+        trainer.load_state_dict(checkpoint)
+    except (KeyError, IndexError, RuntimeError, TypeError, ValueError) as exc:
+        if isinstance(exc, ArtganError):
+            raise
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[-1].strip()
+        if isinstance(exc, KeyError):
+            detail = f"{exc} is missing"
+        raise CheckpointError(f"the checkpoint is damaged or from an incompatible version: "
+                              f"it does not fit the networks and optimisers of its own "
+                              f"config ({detail[:200]})") from exc
 
 
 def build_metrics(plan: RunPlan, registry: Registry) -> dict[str, Any]:
@@ -108,11 +139,9 @@ def build_networks(plan: RunPlan, registry: Registry, data: DataSource):
         shape = {**shape, "num_classes": 0}
     components = config.components
     if G is None:
-        G = registry.build("generator", components.gen.name, components.gen.options,
-                           **shape, **conditioned)
+        G = build_sized(registry, "generator", components.gen, **shape, **conditioned)
     if D is None:
-        D = registry.build("discriminator", components.disc.name, components.disc.options,
-                           **shape, **conditioned)
+        D = build_sized(registry, "discriminator", components.disc, **shape, **conditioned)
     return G, D
 
 
@@ -167,9 +196,8 @@ def prepare_networks(G, D, config: RunConfig, dist: Distributed, loss: Any = Non
     Returns the networks and the config, with a note when D stays uncompiled."""
     G, D = G.to(dist.device), D.to(dist.device)
     if dist.device.type == "cpu":
-        # oneDNN's convolutions are faster on NHWC weights (DCGAN 64px step: 5-18% less
-        # time on a 2-core CPU, bench/README.md); not measured on GPUs, so only here, and
-        # only for networks that gain from it (cpu_channels_last)
+        # oneDNN's convolutions are faster on NHWC weights (bench/README.md); not
+        # measured on GPUs, so only here, and only for networks that gain from it
         G, D = (net.to(memory_format=torch.channels_last)
                 if _wants_channels_last(net, config.runtime.precision) else net
                 for net in (G, D))
@@ -208,8 +236,6 @@ def build_augment(plan: RunPlan, registry: Registry):
     choices = plan.config.regularisation.augment
     if not choices:
         return None
-    from .core.augment import AugmentPipeline
-
     given = plan.objects.get("augment", {})
     modules = [instantiate(given[c.name]) if given.get(c.name) is not None else
                registry.build("augmentation", c.name, c.options) for c in choices]

@@ -40,16 +40,22 @@ def build(kind: str, name: str, options: dict[str, Any] | None = None, /, *args:
 
 
 def create(kind: str, name: str, **options: Any) -> Any:
-    """Build a loss or metric by name, e.g. ``artgan.create("loss", "gan")``.
+    """Build a component by name with its options, e.g. ``artgan.create("loss", "gan")``.
 
     Generators and discriminators also need what the data determines: pass
-    ``resolution=``, ``channels=`` and ``num_classes=`` along with their options.
+    ``resolution=``, ``channels=`` and ``num_classes=`` (image-to-image ones also
+    ``condition_channels=``) along with their options. Data sources take ``argument=``
+    (the text after ``NAME:``), ``resolution=``, ``channels=`` and ``seed=`` (default 0).
     """
     kind = _kind(kind)
-    injected_keys = {"generator": ("resolution", "channels", "num_classes"),
-                     "discriminator": ("resolution", "channels", "num_classes"),
+    injected_keys = {"generator": ("resolution", "channels", "num_classes",
+                                   "condition_channels"),
+                     "discriminator": ("resolution", "channels", "num_classes",
+                                       "condition_channels"),
                      "data": ("resolution", "channels", "seed")}.get(kind, ())
     injected = {k: options.pop(k) for k in injected_keys if k in options}
+    if kind == "data":
+        injected.setdefault("seed", 0)
     _check_required(kind, name, injected)
     if kind == "data":
         argument = options.pop("argument", None)

@@ -21,6 +21,8 @@ never renamed or removed.
 import pluggy
 
 hookspec = pluggy.HookspecMarker("artgan")
+#: Marks a plugin's hook implementations: ``@artgan.hookimpl``.
+hookimpl = pluggy.HookimplMarker("artgan")
 
 
 @hookspec

@@ -27,17 +27,19 @@ import pluggy
 
 from . import hookspecs
 from .core.registry import KINDS, Registry, RegistrationError, make_register
+from .core.version import __version__
+from .hookspecs import hookimpl  # noqa: F401 (re-exported: artgan.plugin_host.hookimpl)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-hookimpl = pluggy.HookimplMarker("artgan")
-
 ENTRY_POINT_GROUP = "artgan"
 BUILTIN_PREFIX = "artgan.plugins."
 _disabled: set[str] = set()
+#: Plugins added in this process (``artgan.testing.plugin``): name -> module.
+_local: dict[str, Any] = {}
 
 
 @dataclass
@@ -53,6 +55,8 @@ class PluginInfo:
     error: str = ""
     #: Problems that leave the plugin loaded (a broken command hook, a command name clash).
     warnings: list[str] = field(default_factory=list)
+    #: Why an installed plugin was not loaded by choice (a switch), else ''.
+    disabled: str = ""
 
     @property
     def label(self) -> str:
@@ -77,6 +81,8 @@ class PluginHost:
     plugins: dict[str, PluginInfo]
     #: plugin name -> {command name: click command}, filled on first use.
     commands: dict[str, dict[str, Any]] | None = None
+    #: Installed plugins the switches left out (``artgan plugins`` lists them).
+    skipped: list[PluginInfo] = field(default_factory=list)
 
 
 def catalogue_text() -> str:
@@ -91,6 +97,19 @@ def read_catalogue() -> dict[str, Any]:
     return tomllib.loads(catalogue_text())
 
 
+def add_plugin(module: Any, name: str) -> None:
+    """Load ``module`` as a plugin named ``name`` when plugins next load, as if a package
+    exposed it (for testing a plugin from a checkout; see ``artgan.testing.plugin``)."""
+    _local[name] = module
+    reset()
+
+
+def remove_plugin(name: str) -> None:
+    """Forget a plugin added with :func:`add_plugin`."""
+    if _local.pop(name, None) is not None:
+        reset()
+
+
 def disable_plugin(name: str) -> None:
     """Skip the plugin ``name`` (built-in, entry point or package) when plugins next load."""
     if name not in _disabled:
@@ -103,10 +122,6 @@ def _disabled_names() -> set[str]:
     return _disabled | {n.strip() for n in env.split(",") if n.strip()}
 
 
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 @lru_cache(maxsize=1)
@@ -119,38 +134,57 @@ def get_host() -> PluginHost:
         pm.enable_tracing()
     disabled = _disabled_names()
     plugins: dict[str, PluginInfo] = {}
+    skipped: list[PluginInfo] = []
     for short, module in read_catalogue().get("builtin", {}).items():
         name = BUILTIN_PREFIX + short
         if name in disabled or short in disabled:
+            skipped.append(PluginInfo(name, "artgan", __version__, builtin=True,
+                                      disabled=_DISABLED_BY_SWITCH))
             continue
         pm.register(importlib.import_module(module), name=name)
-        plugins[name] = PluginInfo(name, "artgan", _version(), builtin=True)
-    _load_entry_points(pm, plugins, disabled)
+        plugins[name] = PluginInfo(name, "artgan", __version__, builtin=True)
+    skipped += _load_entry_points(pm, plugins, disabled)
+    for name, module in _local.items():
+        if pm.is_registered(module) or pm.has_plugin(name):
+            continue  # installed as well: that one is used
+        plugins[name] = PluginInfo(name, f"{getattr(module, '__name__', name)} (local)")
+        pm.register(module, name=name)
     _check_hook_names(pm, plugins)
-    return PluginHost(pm, plugins)
+    return PluginHost(pm, plugins, skipped=skipped)
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
     return get_host().pm
 
 
-def _selected_entry_points(disabled: set[str]):
+_DISABLED_BY_SWITCH = "disabled (--disable-plugin or ARTGAN_DISABLE_PLUGINS)"
+_NOT_SELECTED = "not loaded: ARTGAN_LOAD_PLUGINS does not name it"
+
+
+def _why_skipped(ep, disabled: set[str]) -> str:
+    """Why the switches leave entry point ``ep`` out ('' to load it)."""
+    dist = getattr(ep, "dist", None)
+    if ep.name in disabled or (dist is not None and dist.name in disabled):
+        return _DISABLED_BY_SWITCH
     only = os.environ.get("ARTGAN_LOAD_PLUGINS")
-    wanted = None if only is None else {n.strip() for n in only.split(",") if n.strip()}
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = getattr(ep, "dist", None)
-        if dist is not None and dist.name in disabled:
-            continue
-        if (wanted is None or ep.name in wanted) and ep.name not in disabled:
-            yield ep
+    if only is not None and ep.name not in {n.strip() for n in only.split(",") if n.strip()}:
+        return _NOT_SELECTED
+    return ""
 
 
 def _load_entry_points(pm: pluggy.PluginManager, plugins: dict[str, PluginInfo],
-                       disabled: set[str]) -> None:
-    """Import each entry point; a failure is recorded, not raised."""
-    for ep in _selected_entry_points(disabled):
+                       disabled: set[str]) -> list[PluginInfo]:
+    """Import each entry point the switches allow; a failure is recorded, not raised.
+    Returns the installed plugins that the switches left out."""
+    skipped = []
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = getattr(ep, "dist", None)
         info = PluginInfo(ep.name, dist.name if dist else "?", dist.version if dist else "")
+        why = _why_skipped(ep, disabled)
+        if why:
+            info.disabled = why
+            skipped.append(info)
+            continue
         plugins[ep.name] = info
         if pm.has_plugin(ep.name):
             continue
@@ -158,6 +192,7 @@ def _load_entry_points(pm: pluggy.PluginManager, plugins: dict[str, PluginInfo],
             pm.register(ep.load(), name=ep.name)
         except Exception as exc:
             info.error = f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}"
+    return skipped
 
 
 def _check_hook_names(pm: pluggy.PluginManager, plugins: dict[str, PluginInfo]) -> None:
@@ -193,6 +228,7 @@ def get_registry() -> Registry:
     host = get_host()
     registry = Registry()
     for name, info in host.plugins.items():
+        info.components = {}
         plugin = host.pm.get_plugin(name)
         if plugin is None or info.error:
             continue
@@ -231,16 +267,33 @@ def _call_one(pm: pluggy.PluginManager, plugin: Any, hook_name: str, **kwargs: A
     return pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
 
 
-def plugin_infos() -> list[PluginInfo]:
-    """Every plugin with its package, version, components, commands, error and warnings."""
-    get_registry()
+def plugin_infos(*, include_skipped: bool = False, strict: bool = True) -> list[PluginInfo]:
+    """Every loaded plugin with its package, version, components, commands, error and
+    warnings; with ``include_skipped`` also the installed ones the switches left out.
+    ``strict=False``: list them even when two plugins register the same name (see
+    :func:`registration_problem`)."""
+    try:
+        get_registry()
+    except RegistrationError:
+        if strict:
+            raise
     host = get_host()
     _plugin_commands(host)
-    return list(host.plugins.values())
+    return list(host.plugins.values()) + (host.skipped if include_skipped else [])
+
+
+def registration_problem() -> str | None:
+    """Why the registry cannot be built (two plugins registering one name), or None."""
+    try:
+        get_registry()
+    except RegistrationError as exc:
+        return str(exc)
+    return None
 
 
 def plugin_errors() -> list[PluginInfo]:
-    return [p for p in plugin_infos() if p.error]
+    """The plugins that failed to load (a name clash is :func:`registration_problem`)."""
+    return [p for p in plugin_infos(strict=False) if p.error]
 
 
 def plugin_versions() -> dict[str, str]:

@@ -9,11 +9,21 @@ the CPU and raises ``AssertionError`` with a specific message when a contract is
 
 Checks: generators, discriminators, losses (conditional ones with ``num_classes``), data
 sources, metrics and augmentations.
+
+To check a plugin from a checkout, without installing its package, register its hook
+module for the test with :func:`plugin`::
+
+    import my_plugin
+    def test_my_generator():
+        with plugin(my_plugin):
+            check_generator("my-gen")
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import importlib
 import json
 import math
 import numbers
@@ -24,9 +34,24 @@ from .core.loss import Loss, accepts
 from .core.metric import Metric
 from .core.networks import Discriminator, Generator
 from .core.view import DiscriminatorView
+from . import plugin_host
 from .plugin_host import get_registry
 
 SMALL = {"resolution": 16, "channels": 3}
+
+
+@contextlib.contextmanager
+def plugin(module, name: str | None = None):
+    """Within: ``module`` (a hook module, or its import path) is loaded as a plugin, as if
+    its package were installed; the registry is rebuilt on entry and on exit."""
+    if isinstance(module, str):
+        module = importlib.import_module(module)
+    name = name or module.__name__
+    plugin_host.add_plugin(module, name)
+    try:
+        yield get_registry()
+    finally:
+        plugin_host.remove_plugin(name)
 
 
 def supported_resolution(kind: str, name: str, resolution: int) -> int:

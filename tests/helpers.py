@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import types
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -46,3 +47,18 @@ def flat_config(config: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+class FakeEntryPoint:
+    def __init__(self, name, load, package="artgan-broken"):
+        self.name, self.value, self._load = name, f"{package}:module", load
+        self.dist = types.SimpleNamespace(name=package, version="9.9")
+
+    def load(self):
+        return self._load()
+
+
+def module(**hooks):
+    fake = types.ModuleType("fake_plugin")
+    fake.__dict__.update(hooks)
+    return fake

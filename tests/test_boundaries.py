@@ -179,7 +179,7 @@ def test_progress_line_shows_epoch_losses_rate_and_eta():
 
     from artgan.cli.progress import RichProgress
 
-    progress = RichProgress()
+    progress = RichProgress(Console(force_terminal=True, width=200))  # the live bar
     screen = Console(width=200, record=True, force_terminal=False)
     trainer = SimpleNamespace(config=SimpleNamespace(schedule=SimpleNamespace(epochs=3)), total_steps=30, step=0, epoch=0)
     progress.on_start(trainer)

@@ -1,7 +1,6 @@
 """Broken third-party plugins are reported by name and artgan keeps working."""
 
 import json
-import types
 
 import click
 import pytest
@@ -12,31 +11,7 @@ from artgan.cli import build_cli, cli, disabled_in_argv, main
 from artgan.cli.list_cmd import list_command
 from artgan.core.registry import Entry, Registry, RegistrationError
 
-
-class FakeEntryPoint:
-    def __init__(self, name, load, package="artgan-broken"):
-        self.name, self.value, self._load = name, f"{package}:module", load
-        self.dist = types.SimpleNamespace(name=package, version="9.9")
-
-    def load(self):
-        return self._load()
-
-
-@pytest.fixture
-def entry_points(monkeypatch):
-    points, real = [], plugin_host.metadata.entry_points
-
-    def fake(**select):  # other groups (torch looks some up) are left as they are
-        return points if select.get("group") == "artgan" else real(**select)
-
-    monkeypatch.setattr(plugin_host.metadata, "entry_points", fake)
-    return points
-
-
-def module(**hooks):
-    fake = types.ModuleType("fake_plugin")
-    fake.__dict__.update(hooks)
-    return fake
+from .helpers import FakeEntryPoint, module
 
 
 def raises_on_import():

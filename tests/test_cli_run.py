@@ -27,6 +27,8 @@ def test_run_writes_a_complete_run_folder(tmp_path):
     assert config["data_summary"]["images"] == 128
     assert sorted(p.name for p in (run / "samples").iterdir()) == \
         ["epoch-0001.png", "epoch-0002.png", "final.png"]
+    report = (run / "report.html").read_text()
+    assert "Report: " in result.output and "<svg" in report and "final" in report
     stats = read_stats(run)
     assert stats[-1]["step"] == 16  # 2 epochs x 128/16 batches
     assert {"d/loss", "g/loss", "d/real", "d/fake", "images_per_s"} <= set(stats[0])

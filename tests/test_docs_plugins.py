@@ -90,16 +90,20 @@ def test_the_documented_components_register_under_their_plugins(doc_plugins):
         "generator": ["tiny-mlp"], "discriminator": ["tiny-critic"], "loss": ["rasgan"],
         "data": ["tiny-stripes"], "metric": ["colour-gap"]}
     assert infos["artgan_hue"].components == {"augmentation": ["invert"]}
+    assert infos["artgan_unblur"].components == {"generator": ["tiny-unblur"],
+                                                 "data": ["tiny-blur"]}
     listed = json.loads(artgan("plugins", "--json").output)
-    assert sorted(p["name"] for p in listed) == ["artgan_hue", "artgan_tiny"]
+    assert sorted(p["name"] for p in listed) == ["artgan_hue", "artgan_tiny", "artgan_unblur"]
 
 
 def test_the_documented_contract_checks_pass(doc_plugins, monkeypatch):
     from artgan import testing
 
-    tests = exec_blocks(monkeypatch)["test_artgan_tiny"]
-    tests.test_artgan_tiny()
+    blocks = exec_blocks(monkeypatch)
+    blocks["test_artgan_tiny"].test_artgan_tiny()
     testing.check_augmentation("invert", {"p": 0.5})
+    plugin_host.reset()  # the checkout example registers the hook module itself
+    blocks["test_artgan_tiny_checkout"].test_from_a_checkout()
 
 
 def test_the_documented_components_train_and_evaluate(doc_plugins, tmp_path):
@@ -116,6 +120,24 @@ def test_the_documented_components_train_and_evaluate(doc_plugins, tmp_path):
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert records and all(r["colour-gap"] >= 0 for r in records)
     assert (run / "checkpoints" / "best.pt").exists()
+
+
+def test_the_documented_image_to_image_pair_trains(doc_plugins, tmp_path):
+    run = tmp_path / "unblur"
+    out = artgan("run", "--gen", "tiny-unblur", "--max-steps", "3", "--batch-size", "8",
+                 "--device", "cpu", "--resolution", "16", "--out", run, "-o", "data.size=16",
+                 "-o", "disc.ndf=8", "-o", "gen.hidden=8").output
+    config = json.loads((run / "config.json").read_text())["components"]
+    assert (config["disc"]["name"], config["loss"]["name"], config["data"]["name"]) == \
+        ("patchgan", "pix2pix", "tiny-blur")  # the generator's defaults
+    assert "Done" in out and (run / "samples" / "final.png").exists()
+
+
+def test_a_documented_setting_refusal_reads_as_one_line(doc_plugins, tmp_path):
+    result = artgan("run", "--gen", "tiny-mlp", "-o", "gen.hidden=15", "--dry-run",
+                    "--resolution", "16", expect=2)
+    assert "Error: generator 'tiny-mlp' (package artgan_tiny 0.1): gen.hidden must be even" \
+        in result.output
 
 
 def test_the_documented_command_runs(doc_plugins):

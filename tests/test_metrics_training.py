@@ -14,7 +14,6 @@ from artgan.core.checkpoint import load_checkpoint
 from artgan.evaluation.periodic import PeriodicEvaluation
 from artgan.core.metric import Metric
 from artgan.metrics import inception as inc
-from artgan.plugin_host import get_registry
 
 from .helpers import TINY, artgan
 
@@ -211,8 +210,12 @@ def test_evaluation_reports_its_progress_to_the_callbacks(tmp_path):
     counts = sorted(tuple(v) for v in recorder.passes.values())
     # features of the generated and of the 64 real images, MS-SSIM over the generated ones
     assert counts == [(12, 12), (12, 12), (64, 64)], recorder.passes
-    # the rich display adds a bar per pass and removes them when the evaluation ends
-    display = RichProgress()
+    # on a terminal, the rich display adds a bar per pass and removes them when the
+    # evaluation ends (elsewhere it draws no bars: plain log lines)
+    from rich.console import Console
+
+    assert RichProgress(Console(force_terminal=False)).eval_progress("x", 12) is None
+    display = RichProgress(Console(force_terminal=True))
     advance = display.eval_progress("features of generated", 12)
     advance(12)
     assert display.progress.tasks[-1].completed == 12

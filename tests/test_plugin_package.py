@@ -51,12 +51,18 @@ def test_example_components_and_command_work_through_the_cli(installed_example, 
 def test_load_and_disable_switches(installed_example):
     import os
 
+    def listed(*args, env=None):  # the example's entry: (components, why it is left out)
+        [example] = json.loads(artgan_cli(*args, "plugins", "--json", env=env).stdout)
+        return example["components"], example["disabled"]
+
     none = {**os.environ, "ARTGAN_LOAD_PLUGINS": ""}
-    assert json.loads(artgan_cli("plugins", "--json", env=none).stdout) == []
+    assert listed(env=none) == ({}, "not loaded: ARTGAN_LOAD_PLUGINS does not name it")
     only = {**os.environ, "ARTGAN_LOAD_PLUGINS": "example"}
-    assert len(json.loads(artgan_cli("plugins", "--json", env=only).stdout)) == 1
-    out = artgan_cli("--disable-plugin", "example", "plugins", "--json").stdout
-    assert json.loads(out) == []
+    assert listed(env=only)[1] == "" and listed(env=only)[0]
+    assert listed("--disable-plugin", "example") == \
+        ({}, "disabled (--disable-plugin or ARTGAN_DISABLE_PLUGINS)")
+    text = artgan_cli("--disable-plugin", "example", "plugins").stdout
+    assert "example (artgan-example 0.1.0): disabled" in text and "No third-party" not in text
     result = artgan_cli("--disable-plugin", "example", "run", "--gen", "example-mlp",
                         "--dry-run", check=False)
     assert result.returncode == 2 and "unknown generator 'example-mlp'" in result.stderr

@@ -15,7 +15,6 @@ import torch
 
 import artgan
 from artgan.core.sampling import sample_images
-from artgan.plugin_host import get_registry
 
 from .helpers import read_stats
 

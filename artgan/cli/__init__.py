@@ -9,9 +9,20 @@ from typing import Sequence
 
 import click
 
-from .. import __version__
-from ..plugin_host import disable_plugin, register_commands
+from ..core.version import __version__
+from ..plugin_host import disable_plugin, plugin_errors, register_commands
 from .errors import ArtganGroup
+from .eval_cmd import eval_command
+from .list_cmd import list_command
+from .plugins_cmd import plugins_command
+from .project_cmd import project_command
+from .report_cmd import report_command
+from .restore_cmd import restore_command
+from .run_cmd import run_command
+from .sample_cmd import sample_command
+from .studio_cmd import studio_command
+from .translate_cmd import translate_command
+from .walk_cmd import walk_command
 
 
 @click.group(cls=ArtganGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,28 +44,15 @@ def cli(disabled: tuple[str, ...], show_traceback: bool) -> None:
         os.environ["ARTGAN_TRACEBACK"] = "1"
     for name in disabled:
         disable_plugin(name)
-    from ..plugin_host import plugin_errors
-
     for info in plugin_errors():
         click.echo(f"Warning: plugin {info.name!r} (package {info.package}) is not loaded: "
                    f"{info.error}; to skip it: {info.disable_hint()}.", err=True)
 
 
 def _add_builtin_commands() -> None:
-    from .eval_cmd import eval_command
-    from .list_cmd import list_command
-    from .plugins_cmd import plugins_command
-    from .project_cmd import project_command
-    from .report_cmd import report_command
-    from .restore_cmd import restore_command
-    from .run_cmd import run_command
-    from .sample_cmd import sample_command
-    from .translate_cmd import translate_command
-    from .walk_cmd import walk_command
-
     for command in (run_command, sample_command, walk_command, translate_command,
-                    project_command, restore_command, eval_command, report_command,
-                    list_command, plugins_command):
+                    project_command, restore_command, studio_command, eval_command,
+                    report_command, list_command, plugins_command):
         cli.add_command(command)
 
 

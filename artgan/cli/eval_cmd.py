@@ -8,7 +8,12 @@ from pathlib import Path
 
 import click
 
+from ..core.config import parse_data_spec
+from ..core.options import as_dict, build_options
+from ..core.registry import UnknownComponentError
+from ..plugin_host import get_registry
 from .errors import DEVICE_HELP, SEED
+from .safe_text import clean
 
 _HEADLINE_EXTRAS = {"kid": "kid_std", "is": "is_std"}
 
@@ -16,8 +21,6 @@ _HEADLINE_EXTRAS = {"kid": "kid_std", "is": "is_std"}
 def _parse_metric_options(pairs: tuple[str, ...], metrics: list[str],
                           registry) -> dict[str, dict]:
     """``-o kid.subset_size=500 -o data.size=512`` -> {"kid": {...}, "data": {...}}."""
-    from ..core.registry import UnknownComponentError
-
     out: dict[str, dict] = {"data": {}, **{m: {} for m in metrics}}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -141,7 +144,8 @@ def _report_skipped(folder: str, fake: FakeFolder) -> None:
         return
     shown = "; ".join(f"{rel} ({why})" for rel, why in fake.skipped[:5])
     more = f"; and {len(fake.skipped) - 5} more" if len(fake.skipped) > 5 else ""
-    click.echo(f"Skipped {len(fake.skipped)} file(s) in {folder}: {shown}{more}", err=True)
+    click.echo(clean(f"Skipped {len(fake.skipped)} file(s) in {folder}: {shown}{more}",
+                     newlines=False), err=True)
 
 
 def _progress_factory(console):
@@ -228,9 +232,6 @@ def _run(ckpt, fake_dir, real_spec, metric_names, count, num_real, inception_wei
          overrides, seed, device, batch_size, no_cache, as_json, ema=True) -> None:
     from rich.console import Console
 
-    from ..core.config import parse_data_spec
-    from ..core.options import as_dict, build_options
-    from ..plugin_host import get_registry
 
     registry = get_registry()
     names = list(dict.fromkeys(registry.get("metric", m).name for m in metric_names))

@@ -7,6 +7,7 @@ import click
 
 from ..core.options import describe
 from ..core.registry import KIND_ALIASES, KINDS
+from ..plugin_host import get_registry
 
 _KIND_CHOICES = [*KINDS, *KIND_ALIASES]
 
@@ -19,8 +20,6 @@ def list_command(kind: str | None, show_options: bool) -> None:
     """List registered components (all kinds, or one KIND)."""
     from rich.console import Console
     from rich.table import Table
-
-    from ..plugin_host import get_registry
 
     registry = get_registry()
     kinds = [KIND_ALIASES.get(kind, kind)] if kind else list(KINDS)

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import click
 
+from ..plugin_host import get_registry
+from ..restoration import RestoreError
 from .errors import SEED, generator_source
+from .safe_text import clean
+from .settings_options import FiniteFloat
 
 SIDE_BY_SIDE_HEIGHT = 256  # side-by-side.png is enlarged (nearest) to about this height
 
@@ -44,7 +48,7 @@ def projection_options(command):
             click.option("--class", "class_name", default=None, metavar="NAME",
                          help="Conditional models: project into this class only "
                               "[default: try every class, keep the best]."),
-            click.option("--feature-weight", type=click.FloatRange(0), default=0.1,
+            click.option("--feature-weight", type=FiniteFloat(0), default=0.1,
                          show_default=True,
                          help="Weight of the distance between the run's discriminator "
                               "features of image and reconstruction (0: off).")]):
@@ -56,7 +60,6 @@ def load_model(ckpt: str, device: str, no_ema: bool, feature_weight: float):
     """The generator, its config and class names, and the discriminator features
     (None when off or unavailable) with a note saying which."""
     from ..core.sampling import load_generator
-    from ..plugin_host import get_registry
     from ..restoration.projection import discriminator_features
 
     registry = get_registry()
@@ -77,7 +80,6 @@ def classes_to_try(G, class_names: list[str], class_name: str | None) -> list[in
 
 def refuse_overwrite(inputs: dict[str, str], outputs: list[Path]) -> None:
     """Never write over an input file (resolved paths, hard links and symlinks too)."""
-    from ..restoration import RestoreError
     from ..restoration.images import same_file
 
     for path in outputs:
@@ -165,8 +167,9 @@ def project_command(ckpt: str, device: str, no_ema: bool, image: str, out: str, 
     notes = [fit_note, *conversion_note(picture.channels, G.channels,
                                         picture.alpha is not None), *picture.notes,
              feature_note]
-    click.echo(f"Projected {Path(image).name} into {G.component_name} ({ckpt}): PSNR "
-               f"{found.psnr:.1f} dB{similarity}{label} (best of {starts}, {steps} steps).")
-    click.echo("  " + "; ".join(notes) + ".")
+    click.echo(clean(f"Projected {Path(image).name} into {G.component_name} ({ckpt}): PSNR "
+                     f"{found.psnr:.1f} dB{similarity}{label} (best of {starts}, {steps} "
+                     f"steps)."))
+    click.echo(clean("  " + "; ".join(notes) + "."))
     click.echo(f"Wrote {paths[0]}, {paths[1]} (input | reconstruction) and {paths[2]}.")
     click.echo(f"Walk from it: artgan walk --ckpt {ckpt} --from {paths[2]} --out walk.gif")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..report import write_report
 
 @click.command("report")
 @click.argument("run", type=click.Path(file_okay=True, dir_okay=True))
@@ -21,7 +22,6 @@ def report_command(run: str, out: str | None) -> None:
     artgan report runs/20261122-101500-dcgan-gan-folder
     artgan report runs/my-run --out ~/mail/my-run.html
     """
-    from ..report import write_report
 
     path = write_report(run, out)
     size = path.stat().st_size

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import click
 
+from ..restoration import RestoreError
 from .errors import generator_source
 from .project_cmd import (classes_to_try, load_model, projection_options, refuse_overwrite,
                           step_bar)
+from .safe_text import clean
+from .settings_options import FiniteFloat
 
 LOSSLESS = (".png", ".tif", ".tiff", ".bmp")
 
@@ -41,7 +44,7 @@ def _describe_regions(found) -> str:
 @click.option("--feather", type=click.IntRange(0), default=6, show_default=True,
               help="Width in pixels of the seam over which the fill fades into the "
                    "picture; pixels farther from a hole keep their exact values.")
-@click.option("--context", type=click.FloatRange(0), default=0.5, show_default=True,
+@click.option("--context", type=FiniteFloat(0), default=0.5, show_default=True,
               help="Undamaged surroundings projected with each hole, as a fraction of the "
                    "hole's size on each side (the crop is at least the model's resolution).")
 @click.option("--min-area", type=click.IntRange(1), default=None,
@@ -68,7 +71,6 @@ def restore_command(ckpt: str, device: str, no_ema: bool, image: str, mask_spec:
     artgan restore --ckpt runs/paintings --image damaged.jpg --mask mask.png --out fixed.png
     artgan restore --ckpt runs/paintings --image torn.png --mask auto --out fixed.png
     """
-    from ..restoration import RestoreError
     from ..restoration.images import read_image, save_image
     from ..restoration.inpaint import plan_crops, restore
     from ..restoration.masks import auto_mask, check_mask, load_mask
@@ -133,4 +135,4 @@ def restore_command(ckpt: str, device: str, no_ema: bool, image: str, mask_spec:
                          f"network decided what to repair).")
     lines.append(f"Wrote {written}; {Path(image).name} is unchanged.")
     for line in lines + [f"note: {n}" for n in picture.notes]:
-        click.echo(line)
+        click.echo(clean(line))

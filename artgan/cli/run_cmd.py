@@ -13,8 +13,9 @@ from click.core import ParameterSource
 from ..core.config import RESUMABLE, SETTINGS
 from .settings_options import setting_options
 
-#: Flags that may be given with --resume: the resumable settings and the command's own.
-RESUME_ALLOWED = frozenset({*RESUMABLE, "resume", "dry_run", "nproc"})
+#: Flags that may be given with --resume: the resumable settings and the command's own;
+#: --out only for a checkpoint file outside a run folder (run_train.resume_plan checks).
+RESUME_ALLOWED = frozenset({*RESUMABLE, "resume", "dry_run", "nproc", "out"})
 
 
 @click.command("run")

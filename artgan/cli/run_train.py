@@ -12,15 +12,22 @@ from typing import Any
 import click
 
 from ..builder import build_metrics, build_run
-from ..core.checkpoint import load_checkpoint
-from ..core.config import RunConfig
+from ..core.checkpoint import (check_resumable, checkpoint_config, damaged, load_checkpoint,
+                               named_component)
+from ..core.device import resolve_device, resolve_precision
+from ..core.distributed import check_launch, launched, setup
 from ..core.errors import ConfigError
 from ..core.options import OptionError
 from ..core.registry import UnknownComponentError
 from ..core.request import RunRequest, parse_overrides
 from ..core.resolve import RunPlan, resolve
-from ..core.run_folder import RunFolder, folder_of_checkpoint
+from ..core.resolve_parts import check_out_outside_data, check_resolution
+from ..core.run_folder import CHECKPOINTS, RunFolder, checkpoint_file, folder_of_checkpoint
+from ..core.trainer import TrainerCallbacks, TrainingDiverged, TrainingInterrupted
 from ..plugin_host import get_registry, plugin_versions
+from ..report import write_report
+from .progress import RichProgress, describe_data, describe_run, make_console
+from .safe_text import markup
 
 
 @contextlib.contextmanager
@@ -49,11 +56,53 @@ def new_plan(chosen: dict[str, Any]) -> RunPlan:
 
 def resume_plan(path: str, chosen: dict[str, Any]) -> tuple[RunPlan, dict[str, Any]]:
     """The saved config of a checkpoint (a run folder or a .pt file), with the resumable
-    settings the user changed; and the checkpoint."""
+    settings the user changed; and the checkpoint, checked as untrusted input (its keys,
+    every config field, the components it names, the resolution they support)."""
     checkpoint = load_checkpoint(path)
-    folder = folder_of_checkpoint(path)
-    config = RunConfig.from_dict(checkpoint["config"]).replace(out=str(folder.root), **chosen)
-    return RunPlan(config), checkpoint
+    check_resumable(checkpoint, path)
+    config = checkpoint_config(checkpoint, path)
+    registry = get_registry()
+    components = config.components
+    named = [("generator", components.gen), ("discriminator", components.disc),
+             ("loss", components.loss), ("data", components.data),
+             *(("metric", m) for m in config.evaluation.metrics),
+             *(("augmentation", a) for a in config.regularisation.augment)]
+    entries = {kind: named_component(registry, kind, choice.name, path)
+               for kind, choice in named}
+    try:
+        check_resolution(config.image.resolution,
+                         (entries["generator"], entries["discriminator"]))
+    except ConfigError as exc:
+        raise damaged(path, str(exc)) from None
+    out, loose = _resume_folder(path, chosen.pop("out", None))
+    if loose:
+        with flag_errors():
+            check_out_outside_data(out, components.data, entries["data"])
+        config = config.replace(notes=(*config.notes, f"continued from {path} (a checkpoint "
+                                                      f"file outside a run folder) in {out}"))
+    return RunPlan(config.replace(out=out, **chosen)), checkpoint
+
+
+def _resume_folder(path: str, out: str | None) -> tuple[str, bool]:
+    """Where a resumed run writes: its own run folder; for a checkpoint file outside a
+    run folder (a copied ``final.pt``: ``loose``), the new folder ``--out`` names."""
+    if Path(path).is_dir() or checkpoint_file(path).parent.name == CHECKPOINTS:
+        root = str(folder_of_checkpoint(path).root)
+        if out is not None and Path(out).resolve() != Path(root).resolve():
+            raise click.UsageError(f"--out cannot be changed when resuming a run folder: "
+                                   f"the run continues in {root}. Start a new run to write "
+                                   f"elsewhere.")
+        return root, False
+    if out is None:
+        raise click.BadParameter(
+            f"{path} is a checkpoint file outside a run folder (not in a {CHECKPOINTS}/ "
+            f"folder), so there is no run folder to continue in; add --out FOLDER, a new "
+            f"folder for the continued run's checkpoints, samples and stats",
+            param_hint="--resume")
+    if RunFolder(out).holds_run():
+        raise click.BadParameter(f"{out} already holds a run; choose a new folder for the "
+                                 f"run continued from {path}", param_hint="--out")
+    return out, True
 
 
 def dry_run(plan: RunPlan) -> None:
@@ -71,9 +120,6 @@ def _parameters(module) -> int:
 def launch(plan: RunPlan, nproc: int) -> None:
     """What every worker would refuse, refused once, before torchrun starts them (the
     batch split, the device, the precision and the metrics' weights); then relaunch."""
-    from ..core.device import resolve_device, resolve_precision
-    from ..core.distributed import check_launch
-
     config = plan.config
     batch = config.schedule.batch_size
     if batch % nproc:
@@ -87,8 +133,6 @@ def launch(plan: RunPlan, nproc: int) -> None:
 
 def train(plan: RunPlan, checkpoint: dict[str, Any] | None) -> None:
     """Join torchrun's process group (else one process), build the run and fit it."""
-    from ..core.distributed import setup
-
     dist = setup(plan.config.runtime.device)
     try:
         # the ranks may have stamped different default folders: rank 0's wins
@@ -99,11 +143,8 @@ def train(plan: RunPlan, checkpoint: dict[str, Any] | None) -> None:
 
 
 def _train_rank(plan: RunPlan, checkpoint, dist) -> None:
-    from ..core.device import resolve_precision
-    from ..core.trainer import TrainerCallbacks, TrainingInterrupted
-    from .progress import RichProgress, console, describe_data, describe_run
-
     config = plan.config
+    console = make_console()
     say = console.print if dist.is_main else (lambda *args, **kwargs: None)
     resolve_precision(config.runtime.precision, dist.device)  # fail before loading data
     say(describe_run(config))
@@ -111,26 +152,43 @@ def _train_rank(plan: RunPlan, checkpoint, dist) -> None:
         say(f"  {dist.world_size} processes ({'NCCL' if dist.device.type == 'cuda' else 'gloo'}"
             f"), {config.schedule.batch_size // dist.world_size} images per process and step"
             f"{', synchronised BatchNorm' if config.runtime.sync_bn else ''}")
-    progress = RichProgress() if dist.is_main else TrainerCallbacks()
+    progress = RichProgress(console) if dist.is_main else TrainerCallbacks()
     trainer = build_run(plan, get_registry(), callbacks=progress, dist=dist,
                         checkpoint=checkpoint)
     say(describe_data(trainer.data))
     folder = trainer.folder
+    root = markup(folder.root)
     if checkpoint is not None:
-        say(f"Resuming {folder.root} at step {trainer.step} (epoch {trainer.epoch + 1}).")
+        say(f"Resuming {root} at step {trainer.step} (epoch {trainer.epoch + 1}).")
     start = time.perf_counter()
     try:
         with progress if dist.is_main else contextlib.nullcontext():
             trainer.fit()
     except TrainingInterrupted as exc:
         say(f"[yellow]Stopped at step {exc.step}; checkpoint saved to "
-            f"{exc.checkpoint}.[/] Continue with: artgan run --resume {folder.root}")
+            f"{markup(exc.checkpoint)}.[/] Continue with: artgan run --resume {root}")
+        _report(folder, say, dist)
         sys.exit(128 + exc.signum)
+    except TrainingDiverged:
+        _report(folder, say, dist)
+        raise
     minutes = (time.perf_counter() - start) / 60
     say(f"[green]Done[/] in {minutes:.1f} min: {trainer.step} steps. "
-        f"Samples: {folder.final_grid}\n"
-        f"More samples: artgan sample --ckpt {folder.root} -n 64 --out "
-        f"{Path(folder.root) / 'generated'}")
+        f"Samples: {markup(folder.final_grid)}\n"
+        f"More samples: artgan sample --ckpt {root} -n 64 --out "
+        f"{markup(Path(folder.root) / 'generated')}")
+    _report(folder, say, dist)
+
+
+def _report(folder: RunFolder, say, dist) -> None:
+    """``report.html`` at the end of a run (also a stopped one); it never fails the run."""
+    if not dist.is_main:
+        return
+    try:
+        say(f"Report: {write_report(folder.root)}")
+    except Exception as exc:  # a convenience: it must not change the run's outcome
+        say(f"[yellow]warning:[/] report.html not written: {exc} "
+            f"(try: artgan report {folder.root})")
 
 
 def _relaunch_with_torchrun(nproc: int) -> None:
@@ -139,8 +197,6 @@ def _relaunch_with_torchrun(nproc: int) -> None:
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run as torchrun
-
-    from ..core.distributed import launched
 
     if launched():
         raise click.BadParameter("already running under torchrun; drop --nproc",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..plugin_host import get_registry
 from .errors import SEED, generator_source
 
 #: The grid shows at most this many images, and at most :data:`GRID_PIXELS` pixels of
@@ -81,7 +82,6 @@ def sample_command(ckpt: str, count: int | None, out: str, grid: str | None, see
     """
     from ..core.images import save_each
     from ..core.sampling import load_generator
-    from ..plugin_host import get_registry
 
     if spread is not None and latent is None:
         raise click.BadParameter("--spread sets how far samples stray from --latent; give "

@@ -69,12 +69,9 @@ def setting_option(info: SettingInfo):
     """The ``click.option`` decorator of one run setting."""
     tp = _base(info.type)
     kwargs: dict[str, Any] = {"help": info.help}
-    if tp is bool:
-        if info.default is None:  # tri-state: not chosen, --x or --no-x
-            decls = [f"{info.flag}/--no-{info.flag[2:]}", info.name]
-            return click.option(*decls, default=None, **kwargs)
-        return click.option(info.flag, info.name, is_flag=True, default=bool(info.default),
-                            **kwargs)
+    if tp is bool:  # --x / --no-x, so a recipe's choice can be undone
+        decls = [f"{info.flag}/--no-{info.flag[2:]}", info.name]
+        return click.option(*decls, default=info.default, show_default=True, **kwargs)
     kwargs["type"] = _click_type(info)
     if info.choices is not None:
         kwargs["callback"] = _convert_choice(info)

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
+from ..plugin_host import get_registry
 from .errors import generator_source
+from .safe_text import clean
 
 MAX_EXAMPLES = 5  # skipped files named in the summary
 
@@ -112,7 +114,6 @@ def translate_command(ckpt: str, device: str, no_ema: bool, source: str, out: st
     """
     from ..core.device import resolve_device
     from ..core.sampling import load_generator
-    from ..plugin_host import get_registry
     from ..translation import read_image, side_by_side as beside
     from ..translation import translate_image, translator, write_image
 
@@ -142,4 +143,5 @@ def translate_command(ckpt: str, device: str, no_ema: bool, source: str, out: st
                           f"{why[:120]}" for p, why in skipped[:MAX_EXAMPLES])
         more = f"\n  ... and {len(skipped) - MAX_EXAMPLES} more" \
             if len(skipped) > MAX_EXAMPLES else ""
-        click.echo(f"Skipped {len(skipped)} unreadable file(s):\n{lines}{more}", err=True)
+        click.echo(clean(f"Skipped {len(skipped)} unreadable file(s):\n{lines}{more}"),
+                   err=True)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
+from ..plugin_host import get_registry
 from .errors import SEED, generator_source
+from .safe_text import clean
+from .settings_options import FiniteFloat
 
 
 def _gif_path(_ctx, _param, value: str) -> str:
@@ -24,7 +27,7 @@ def _gif_path(_ctx, _param, value: str) -> str:
               help="Random points each walk passes through before it loops back.")
 @click.option("--frames", "frames_between", type=click.IntRange(1), default=24,
               show_default=True, help="Frames from one keyframe to the next.")
-@click.option("--fps", type=click.FloatRange(1, 50), default=24, show_default=True,
+@click.option("--fps", type=FiniteFloat(1, 50), default=24, show_default=True,
               help="Frames per second.")
 @click.option("--seed", type=SEED, default=0, show_default=True,
               help="Same seed, same walk.")
@@ -51,7 +54,6 @@ def walk_command(ckpt: str, out: str, tiles: int, keyframes: int, frames_between
     """
     from ..core.sampling import class_labels, load_generator
     from ..core.walk import random_keyframes, render_walk, save_gif, walk_latents
-    from ..plugin_host import get_registry
 
     G, config, class_names = load_generator(ckpt, get_registry(), device=device, ema=not no_ema)
     labels, nrow = class_labels(G, class_names, class_name, tiles)
@@ -65,7 +67,7 @@ def walk_command(ckpt: str, out: str, tiles: int, keyframes: int, frames_between
         labels = latent.labels(count) if labels is None else labels
         note = latent_note(latent, ckpt)
         if note:
-            click.echo(note, err=True)
+            click.echo(clean(note), err=True)
     latents = walk_latents(keys, frames_between)
     grid_row = nrow or max(1, int(count ** 0.5))
     path, frames = save_gif(render_walk(G, latents, labels, nrow=grid_row,

@@ -130,6 +130,10 @@ class Schedule:
                                 "folders].", min=1, resume=True)
     max_steps: int | None = setting(None, "Stop after this many steps (a step is one "
                                           "batch).", min=1, resume=True)
+    max_minutes: float | None = setting(None, "Stop after this many minutes of training in "
+                                              "this invocation (the budget you can give; "
+                                              "resume for more).", min=0, min_open=True,
+                                        resume=True)
     n_critic: int = 1  # discriminator steps per generator step (the loss's)
     log_every: int = setting(10, "Steps between stats lines.", min=1, resume=True)
     checkpoint_every: int = setting(500, "Steps between checkpoints (one is also saved with "
@@ -167,14 +171,14 @@ class Regularisation:
                                                 "D sees, comma-separated, e.g. color,"
                                                 "translation,cutout (artgan list aug); none: "
                                                 "off.", type=str, metavar="NAMES")
-    mirror: bool = setting(None, "Random left-right flips of the real images.")
-    ema: bool = setting(None, "Keep an exponential moving average of the generator for "
-                              "samples.")
-    ema_decay: float = setting(None, "EMA decay, ramped up: min(decay, (1+t)/(10+t)) at step "
-                                     "t [default: 0.999; small-data recipe: 0.99].", min=0,
-                               max=1, max_open=True)
-    r1: float = setting(None, "R1 penalty gamma/2 E||grad D(x)||^2 at real images (0: off).",
-                        min=0, metavar="GAMMA")
+    mirror: bool = setting(False, "Random left-right flips of the real images.")
+    ema: bool = setting(False, "Keep an exponential moving average of the generator for "
+                               "samples (small-data recipe: on).")
+    ema_decay: float = setting(0.999, "EMA decay, ramped up: min(decay, (1+t)/(10+t)) at "
+                                      "step t (small-data recipe: 0.99).", min=0, max=1,
+                               max_open=True)
+    r1: float = setting(0.0, "R1 penalty gamma/2 E||grad D(x)||^2 at real images (0: off; "
+                             "small-data recipe: 1).", min=0, metavar="GAMMA")
     r1_every: int = setting(16, "Apply R1 every K steps (scaled by K; lazy regularisation).",
                             min=1)
     r2: float = setting(0.0, "R2 penalty gamma/2 E||grad D(G(z))||^2 at generated images "

@@ -13,7 +13,7 @@ from typing import Iterator, NamedTuple
 
 import torch
 
-from .errors import ArtganError
+from .errors import ArtganError, guarded
 
 
 class DataSourceError(ArtganError, ValueError):
@@ -45,6 +45,19 @@ class Batch(NamedTuple):
     condition: torch.Tensor | None = None
 
 
+def input_folders_of(entry, argument: str | None) -> list[str]:
+    """The folders the registered data source ``entry`` reads with ``argument`` (its
+    classmethod ``input_folders``); [] when it does not say or cannot tell."""
+    owner = entry.component_class()
+    method = getattr(owner, "input_folders", None)
+    if method is None:
+        return []
+    try:
+        return [str(folder) for folder in method(argument) or ()]
+    except ArtganError:
+        return []  # a bad argument: reported when the source is built
+
+
 class DataSource:
     """Base class for data sources.
 
@@ -59,6 +72,9 @@ class DataSource:
     - ``count_images(argument, options) -> int | None``, a classmethod: how many images
       ``--data NAME:ARGUMENT`` holds, counted cheaply before anything is loaded. A source
       that answers opts into ``--recipe auto``'s small-data recipe for small data sets.
+    - ``input_folders(argument) -> list[str]``, a classmethod: the folders ``--data
+      NAME:ARGUMENT`` reads images from; a run folder (``--out``) inside one is refused,
+      since the next run would train on its sample grids.
     - ``set_epoch(epoch)``: called by the trainer before each epoch (and on resume), for
       sources that draw random variations per epoch (synthetic damage, random crops):
       draw them from (seed, epoch, image index) so a resumed or distributed run sees the
@@ -72,6 +88,8 @@ class DataSource:
     #: Whether the source can give non-square images (``--aspect``): its factory then
     #: accepts ``width`` (passed only when it differs from ``resolution``, the height).
     non_square: bool = False
+    #: Stamped by the registry: who provides the source, for messages.
+    component_source: str = ""
 
     def __init__(self, *, resolution: int, channels: int, class_names: list[str] | None = None,
                  width: int | None = None):
@@ -80,6 +98,8 @@ class DataSource:
         self.channels = int(channels)
         self.class_names = list(class_names or [])
         self.skipped = SkipReport()
+        #: Things the user should know about the data (printed by ``artgan run``).
+        self.notes: list[str] = []
 
     _width: int | None = None  # (sources that set their attributes without __init__)
 
@@ -110,7 +130,9 @@ class DataSource:
     def load(self, indices: torch.Tensor) -> Batch:
         """:meth:`get_batch` with its output checked, as a :class:`Batch`; what the
         trainer calls."""
-        batch = Batch(*self.get_batch(indices))
+        source = f" ({self.component_source})" if self.component_source else ""
+        batch = Batch(*guarded(f"data source {self.source_name!r}{source}", "get_batch",
+                               self.get_batch, indices))
         n = len(indices)
         expected = (n, self.channels, self.resolution, self.width)
         images = batch.images

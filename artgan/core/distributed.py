@@ -50,6 +50,7 @@ import torch
 from torch import nn
 
 from .device import DeviceError, resolve_device
+from .errors import ConfigError
 
 ENV_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -86,8 +87,6 @@ class Distributed:
     def check_batch_size(self, batch_size: int) -> None:
         """The global batch must split evenly over the ranks."""
         if batch_size % self.world_size:
-            from .config import ConfigError
-
             raise ConfigError(f"--batch-size {batch_size} is the global batch and must be "
                               f"divisible by the number of processes ({self.world_size})",
                               "--batch-size")

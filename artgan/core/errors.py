@@ -5,12 +5,18 @@ is responsible. Torch-free, so the CLI can catch them without importing torch.
 from __future__ import annotations
 
 import os
+from typing import Any, Callable
 
 
 class ArtganError(Exception):
     """Marker base of every error whose message is meant for the user (the CLI prints it
     as one ``Error:`` line, no traceback). Each concrete error also subclasses the
     builtin type it refines (``ValueError``, ``RuntimeError``)."""
+
+
+class ArtganWarning(UserWarning):
+    """A warning meant for the user (a cache that cannot be written): the CLI prints it
+    as one ``warning:`` line."""
 
 
 class ConfigError(ArtganError, ValueError):
@@ -50,6 +56,17 @@ def show_tracebacks() -> bool:
     also set by ``artgan --traceback``)."""
     return any(os.environ.get(name, "") not in ("", "0")
                for name in ("ARTGAN_TRACE_PLUGINS", "ARTGAN_TRACEBACK"))
+
+
+def guarded(who: str, where: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)``; any exception becomes a one-line :class:`PluginError`
+    naming ``who`` (artgan's own errors, already meant for the user, pass through)."""
+    try:
+        return call(*args, **kwargs)
+    except ArtganError:
+        raise
+    except Exception as exc:
+        raise plugin_failure(who, where, exc) from exc
 
 
 def plugin_failure(who: str, where: str, exc: BaseException) -> PluginError:

@@ -67,18 +67,16 @@ class PixelBudget:
 
 def _large_blocks() -> None:
     """Pillow allocates image memory in blocks of 16 MB, which glibc serves from each
-    thread's own heap and keeps there when freed: four threads that decoded huge images
-    in turn held four images' worth. Blocks of 64 MB are above glibc's largest dynamic
-    mmap threshold (32 MB), so they go back to the system when freed (measured: 4
-    threads, four 6000 x 6000 PNGs one at a time, peak 0.75 -> 0.3 GB over the baseline).
-    Only Pillow's large allocations change: smaller images need less than a block."""
+    thread's own heap and keeps there when freed: threads that decoded huge images in
+    turn each held one's worth. Blocks of 64 MB are above glibc's largest dynamic mmap
+    threshold (32 MB), so they go back to the system when freed (bench/README.md, "Large
+    images"). Only Pillow's large allocations change: smaller images need less than a
+    block."""
     if Image.core.get_block_size() < 64 * 2**20:
         Image.core.set_block_size(64 * 2**20)
 
 
-#: Shared by every decoding thread of the process: 64 MP of large images at once
-#: (measured: a 6000 x 6000 RGBA PNG peaks at about 0.8 GB without early reduction, 0.2
-#: GB with it; see bench/README.md).
+#: Shared by every decoding thread of the process: 64 MP of large images at once.
 DECODE_BUDGET = PixelBudget(64_000_000)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -88,14 +86,17 @@ def scan_images(root: str) -> list[str]:
     """Image files under ``root`` (relative paths), in a sorted, deterministic order.
 
     Hidden files and folders (names starting with '.') are left out; so are files whose
-    extension is not one of :data:`IMAGE_EXTENSIONS` (case-insensitive).
+    extension is not one of :data:`IMAGE_EXTENSIONS` (case-insensitive), and whatever is
+    not a regular file (a FIFO, a socket, a device: reading one may block forever).
     """
     found = []
     for folder, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS):
-                found.append(os.path.relpath(os.path.join(folder, name), root))
+            path = os.path.join(folder, name)
+            if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS) \
+                    and os.path.isfile(path):
+                found.append(os.path.relpath(path, root))
     return found
 
 

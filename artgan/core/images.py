@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid, save_image
 
-from .checkpoint import write_atomic
+from .atomic import write_atomic
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:

@@ -131,6 +131,16 @@ class Loss:
     optimizer: OptimizerSettings = OptimizerSettings()
     forbids_batchnorm: bool = False
     needs_double_backward: bool = False
+    #: Stamped by the registry: the registered name and who provides it, for messages.
+    component_name: str = ""
+    component_source: str = ""
+
+    @property
+    def who(self) -> str:
+        """``loss 'hinge' (built into artgan)``, for messages."""
+        name = self.component_name or type(self).__name__
+        source = f" ({self.component_source})" if self.component_source else ""
+        return f"loss {name!r}{source}"
 
     def discriminator_loss(self, G: Generator, D: Discriminator, real: torch.Tensor,
                            fake: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:

@@ -17,27 +17,16 @@ Three kinds of conditioning, each optional:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
-from .errors import ArtganError, PluginError, plugin_failure
+from .errors import ArtganError, guarded
 
 
 class ComponentShapeError(ArtganError, ValueError):
     """A network received or produced a tensor of the wrong shape or dtype."""
-
-
-def guarded(who: str, where: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``call(*args, **kwargs)``; any exception becomes a one-line :class:`PluginError`
-    naming ``who`` (errors artgan itself raised about the component pass through)."""
-    try:
-        return call(*args, **kwargs)
-    except (ComponentShapeError, PluginError):
-        raise
-    except Exception as exc:
-        raise plugin_failure(who, where, exc) from exc
 
 
 class _Checked(nn.Module):
@@ -51,9 +40,9 @@ class _Checked(nn.Module):
     #: network's constructor accepts ``width`` (artgan passes it only when it differs
     #: from ``resolution``, the height). See :meth:`shape_problem`.
     non_square: bool = False
-    #: On the CPU artgan stores the network channels-last (oneDNN's convolutions prefer it:
-    #: DCGAN steps 5-14% faster, bench/README.md) unless this says otherwise: False, or
-    #: the ``--precision`` values to do it for (FastGAN: ``("fp32",)``).
+    #: On the CPU artgan stores the network channels-last (oneDNN's convolutions prefer
+    #: it, bench/README.md) unless this says otherwise: False, or the ``--precision``
+    #: values to do it for (FastGAN: ``("fp32",)``).
     cpu_channels_last: bool | tuple[str, ...] = True
 
     def __init__(self, *, resolution: int, channels: int, num_classes: int = 0,

@@ -13,6 +13,7 @@ The same declaration feeds validation, ``-o gen.ngf=32`` overrides from the CLI 
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -90,9 +91,12 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
         if tp is not str and isinstance(value, bool):
             raise OptionError(f"{key} expects a {tp.__name__}, got {value!r}")
         try:
-            return tp(value)
-        except (TypeError, ValueError):
+            converted = tp(value)
+        except (TypeError, ValueError, OverflowError):
             raise OptionError(f"{key} expects a {tp.__name__}, got {value!r}") from None
+        if tp is float and not math.isfinite(converted):
+            raise OptionError(f"{key} must be a finite number, got {value!r}")
+        return converted
     return value
 
 

@@ -198,10 +198,15 @@ class Registry:
         return [self._entries[k][n] for k in kinds for n in sorted(self._entries[k])]
 
     def _unknown_message(self, kind: str, name: str) -> str:
+        return f"unknown {kind} {name!r}. {self.hints(kind, name)}"
+
+    def hints(self, kind: str, name: str) -> str:
+        """What helps with a name that is not registered: the package known to provide it
+        (registry.toml's [known]), close matches, the known names, the listing command."""
         plural = KINDS[kind][1]
         known = self.names(kind) + sorted(self._aliases[kind])
         close = difflib.get_close_matches(normalize_name(name), known, n=3, cutoff=0.5)
-        parts = [f"unknown {kind} {name!r}."]
+        parts = []
         package = self.known_packages.get((kind, normalize_name(name)))
         if package:
             parts.append(f"It is provided by the package {package}: pip install {package}.")

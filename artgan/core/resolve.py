@@ -21,16 +21,18 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .config import (Choice, Components, Evaluation, ImageShape, Optimisation,
-                     Regularisation, RunConfig, Runtime, Schedule, aspect_text, image_width,
-                     parse_aspect, parse_data_spec)
+from .config import (SETTINGS, Choice, Components, Evaluation, ImageShape, Regularisation,
+                     RunConfig, Runtime, Schedule, aspect_text, image_width, parse_aspect,
+                     parse_data_spec)
 from .errors import ConfigError
 from .options import OptionError, as_dict, build_options
 from .recipes import Recipe, pick_recipe
 from .registry import Entry, Registry, UnknownComponentError
 from .request import RunRequest
-from .resolve_parts import (augment_choices, check_ada, check_resolution, check_shape,
-                            metric_choices, optimisation, refuse_stray_groups, resolve_norm)
+from .objects import instantiate, python_name  # noqa: F401 (public here too)
+from .resolve_parts import (augment_choices, check_ada, check_finite, check_out_outside_data,
+                            check_resolution, check_shape, checked, metric_choices,
+                            optimisation, refuse_stray_groups, resolve_norm)
 
 #: Request groups of component options, with the component kind they configure.
 COMPONENT_GROUPS = {"gen": "generator", "disc": "discriminator", "loss": "loss", "data": "data"}
@@ -49,24 +51,6 @@ class RunPlan:
 
     config: RunConfig
     objects: dict[str, Any] = field(default_factory=dict)
-
-
-def python_name(obj: Any) -> str:
-    """``python:module.QualName`` of an object or class: how the config records it."""
-    cls = obj if isinstance(obj, type) else type(obj)
-    return f"python:{cls.__module__}.{cls.__qualname__}"
-
-
-def instantiate(obj: Any, **available: Any) -> Any:
-    """Call a class with the keyword arguments its constructor accepts; pass objects
-    through."""
-    import inspect
-
-    if not isinstance(obj, type):
-        return obj
-    params = inspect.signature(obj).parameters
-    takes_all = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    return obj(**{k: v for k, v in available.items() if takes_all or k in params})
 
 
 def resolve(request: RunRequest, registry: Registry, *,
@@ -97,8 +81,6 @@ class _Resolver:
             return recipe[name]
         if derived is not None:
             return derived
-        from .config import SETTINGS
-
         return SETTINGS[name].default if default is None else default
 
     def entry(self, kind: str, name: str) -> Entry:
@@ -120,6 +102,8 @@ class _Resolver:
 
     # -- the plan ----------------------------------------------------------------------------
     def plan(self, plugin_versions: dict[str, str]) -> RunPlan:
+        for name in self.request:
+            check_finite(name, self.request.get(name))
         self.recipe = self._recipe()
         components, loss = self._components()
         image = self._image(components)
@@ -240,34 +224,43 @@ class _Resolver:
         resolution = self.value("resolution", derived=getattr(shape_from, "resolution", None)
                                 or getattr(data_cls, "default_resolution", 64))
         channels = self.value("channels", derived=getattr(shape_from, "channels", None))
-        check_resolution(int(resolution), self._network_entries)
+        resolution = checked(SETTINGS["resolution"], resolution)
+        check_resolution(resolution, self._network_entries)
         given = getattr(shape_from, "width", None)  # a data object's own width
-        derived = aspect_text(Fraction(int(given), int(resolution))) \
-            if given and getattr(shape_from, "resolution", None) == int(resolution) else None
+        derived = aspect_text(Fraction(int(given), resolution)) \
+            if given and getattr(shape_from, "resolution", None) == resolution else None
         ratio = parse_aspect(self.value("aspect", derived=derived))
         aspect = aspect_text(ratio)
         square_only = None if shape_from is not None else data_cls
         try:
-            width = image_width(int(resolution), aspect)
+            width = image_width(resolution, aspect)
         except ConfigError:  # a network that cannot do this aspect at all says so first
-            check_shape(int(resolution), round(int(resolution) * ratio), aspect,
-                        self._network_entries, None, components.data.spec)
+            check_shape(resolution, round(resolution * ratio), aspect, self._network_entries,
+                        None, components.data.spec)
             raise
-        check_shape(int(resolution), width, aspect, self._network_entries, square_only,
+        check_shape(resolution, width, aspect, self._network_entries, square_only,
                     components.data.spec)
-        return ImageShape(resolution=int(resolution), channels=int(channels), aspect=aspect)
+        return self.fill(ImageShape, resolution=resolution,
+                         channels=checked(SETTINGS["channels"], channels), aspect=aspect)
+
+    def fill(self, cls: type, **resolved: Any):
+        """A config group: the ``resolved`` fields as given, every other setting from
+        :meth:`value` (checked against its declaration), derived fields at their default."""
+        values = {}
+        for f in dataclasses.fields(cls):
+            if f.name in resolved:
+                values[f.name] = resolved[f.name]
+            elif f.name in SETTINGS:
+                values[f.name] = checked(SETTINGS[f.name], self.value(f.name))
+        return cls(**values)
 
     def _schedule(self, loss: Any) -> Schedule:
-        batch = int(self.value("batch_size"))
+        batch = checked(SETTINGS["batch_size"], self.value("batch_size"))
         epochs = self.request.get("epochs")
-        if epochs is None:
-            epochs = self._epochs(batch)
-        return Schedule(batch_size=batch, epochs=int(epochs),
-                        max_steps=self.value("max_steps"),
-                        n_critic=int(getattr(loss, "n_critic", 1)),
-                        log_every=int(self.value("log_every")),
-                        checkpoint_every=int(self.value("checkpoint_every")),
-                        sample_every=int(self.value("sample_every")))
+        return self.fill(Schedule, batch_size=batch,
+                         epochs=checked(SETTINGS["epochs"], epochs) if epochs is not None
+                         else self._epochs(batch),
+                         n_critic=int(getattr(loss, "n_critic", 1)))
 
     def _epochs(self, batch: int) -> int:
         """The recipe's epochs, or enough for its step budget on a counted data set, or
@@ -285,33 +278,18 @@ class _Resolver:
         return int(getattr(data_cls or data_obj, "default_epochs", 25))
 
     def _regularisation(self) -> Regularisation:
-        augment = augment_choices(self, self.value("augment"))
-        mirror = bool(self.value("mirror", default=False))
-        ema = bool(self.value("ema", default=False))
-        ema_decay = float(self.value("ema_decay", default=0.999))
-        if not 0.0 <= ema_decay < 1.0:
-            raise ConfigError(f"--ema-decay must be in [0, 1), got {ema_decay}", "--ema-decay")
-        reg = Regularisation(augment=augment, mirror=mirror, ema=ema, ema_decay=ema_decay,
-                             r1=float(self.value("r1", default=0.0)),
-                             r1_every=int(self.value("r1_every")),
-                             r2=float(self.value("r2")), r2_every=int(self.value("r2_every")),
-                             ada_target=float(self.value("ada_target")),
-                             ada_ramp_images=int(self.value("ada_ramp_images")))
+        reg = self.fill(Regularisation, augment=augment_choices(self, self.value("augment")))
         check_ada(reg)
         return reg
 
     def _evaluation(self) -> Evaluation:
-        return Evaluation(metrics=metric_choices(self, self.request.get("metrics", ())),
-                          eval_every=int(self.value("eval_every")),
-                          eval_images=int(self.value("eval_images")),
-                          eval_real=self.value("eval_real"))
+        return self.fill(Evaluation,
+                         metrics=metric_choices(self, self.request.get("metrics", ())))
 
     def _runtime(self, components: Components, plugin_versions: dict[str, str]) -> Runtime:
-        out = self.value("out") or default_run_dir(components)
-        return Runtime(device=self.value("device"), precision=self.value("precision"),
-                       seed=int(self.value("seed")), out=str(out),
-                       sync_bn=bool(self.value("sync_bn")), compile=bool(self.value("compile")),
-                       plugin_versions=dict(plugin_versions))
+        out = str(self.value("out") or default_run_dir(components))
+        check_out_outside_data(out, components.data, self._data_entry)
+        return self.fill(Runtime, out=out, plugin_versions=dict(plugin_versions))
 
 
 def default_run_dir(components: Components) -> str:

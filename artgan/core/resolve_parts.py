@@ -4,24 +4,85 @@ and the checks that span several choices."""
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+import math
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any
 
-from .config import Choice, Optimisation, Regularisation, RunConfig
+from .config import SETTINGS, Choice, Optimisation, Regularisation, RunConfig
 from .errors import ConfigError
+from .objects import python_name
+from .settings import SettingInfo
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .resolve import _Resolver
+#: The functions below take the resolver (:class:`artgan.core.resolve._Resolver`) as
+#: ``r``: its ``value(name)``, ``entry(kind, name)``, ``choice(...)``, ``options`` and
+#: ``objects``.
+_Resolver = Any
 
 
-def optimisation(r: "_Resolver", loss: Any, loss_name: str) -> Optimisation:
+def checked(info: SettingInfo, value: Any) -> Any:
+    """``value`` of setting ``info`` as its declared type, within its declared range and
+    choices (the CLI checks these too; Python callers get the same messages)."""
+    if value is None:
+        return None
+    base = _base_type(info.type)
+    try:
+        if base is bool:
+            if not isinstance(value, bool):
+                raise TypeError
+        elif base in (int, float):
+            if isinstance(value, bool) or (base is int and float(value) != int(value)):
+                raise TypeError
+            value = base(value)
+        elif typing.get_origin(base) is tuple and not info.multiple:
+            value = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{info.flag}: expected {_type_name(base)}, got {value!r}",
+                          info.flag) from None
+    for number in value if isinstance(value, tuple) and not info.multiple else (value,):
+        if isinstance(number, (int, float)) and not isinstance(number, bool):
+            _check_range(info, number)  # finiteness: check_finite, before resolution
+    if info.choices is not None and value not in info.choices:
+        raise ConfigError(f"{info.flag}: expected one of "
+                          f"{', '.join(map(str, info.choices))}, got {value!r}", info.flag)
+    return value
+
+
+def _base_type(tp: Any) -> Any:
+    if typing.get_origin(tp) is typing.Union or isinstance(tp, types.UnionType):
+        return next(a for a in typing.get_args(tp) if a is not type(None))
+    return tp
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _check_range(info: SettingInfo, number: float) -> None:
+    low, high = info.minimum, info.maximum
+    too_low = low is not None and (number <= low if info.min_open else number < low)
+    too_high = high is not None and (number >= high if info.max_open else number > high)
+    if too_low or too_high:
+        bounds = " and ".join(b for b in (
+            f"{'>' if info.min_open else '>='} {low}" if low is not None else "",
+            f"{'<' if info.max_open else '<='} {high}" if high is not None else "") if b)
+        raise ConfigError(f"{info.flag} must be {bounds}; got {number!r}", info.flag)
+
+
+def optimisation(r: _Resolver, loss: Any, loss_name: str) -> Optimisation:
     """The loss's recommended optimiser with what the user set on top (``--optimizer``,
     ``--betas``, ``--lr``/``--lr-g``/``--lr-d``, ``--lr-decay``); ``source`` says which
     is which."""
     recommended = getattr(loss, "optimizer", None)
     recommended_name = getattr(recommended, "name", "adam")
-    name = (r.value("optimizer") or recommended_name).lower()
-    betas, lr = r.value("betas"), r.value("lr")
-    lr_g, lr_d, decay = r.value("lr_g"), r.value("lr_d"), r.value("lr_decay")
+    def value(name):
+        return checked(SETTINGS[name], r.value(name))
+
+    name = (value("optimizer") or recommended_name).lower()
+    betas, lr = value("betas"), value("lr")
+    lr_g, lr_d, decay = value("lr_g"), value("lr_d"), value("lr_decay")
     given = {"optimiser": name if name != recommended_name else None, "betas": betas,
              "learning rate": lr, "lr_g": lr_g, "lr_d": lr_d, "lr decay": decay}
     chosen = [label for label, value in given.items() if value is not None]
@@ -60,11 +121,9 @@ def _names(value: Any) -> list:
     return out
 
 
-def _chosen(r: "_Resolver", kind: str, items: list, key: str) -> tuple[Choice, ...]:
+def _chosen(r: _Resolver, kind: str, items: list, key: str) -> tuple[Choice, ...]:
     """Choices of ``kind`` (metric, augmentation) for names and objects; objects go to
     ``r.objects[key]`` as {name: object} (names map to None: built by name)."""
-    from .resolve import python_name
-
     choices: dict[str, Choice] = {}
     objects: dict[str, Any] = {}
     for item in items:
@@ -87,12 +146,12 @@ def _chosen(r: "_Resolver", kind: str, items: list, key: str) -> tuple[Choice, .
     return tuple(choices.values())
 
 
-def augment_choices(r: "_Resolver", value: Any) -> tuple[Choice, ...]:
+def augment_choices(r: _Resolver, value: Any) -> tuple[Choice, ...]:
     """``--augment color,translation`` (or objects): the augmentations with options."""
     return _chosen(r, "augmentation", _names(value), "augment")
 
 
-def metric_choices(r: "_Resolver", values: Any) -> tuple[Choice, ...]:
+def metric_choices(r: _Resolver, values: Any) -> tuple[Choice, ...]:
     """``--metric`` names (or objects) with their options; ``--inception-weights`` sets
     the option of every chosen metric that has one."""
     weights = r.value("inception_weights")
@@ -151,6 +210,31 @@ def check_shape(resolution: int, width: int, aspect: str, entries, data_cls,
         raise ConfigError(f"--aspect {aspect}: --data {data_spec} gives square images only; "
                           f"non-square training needs --data folder:PATH (cropped or padded "
                           f"to the aspect)", "--aspect")
+
+
+def check_out_outside_data(out: str, data: Choice, entry) -> None:
+    """Refuse a run folder inside (or equal to) a folder the data comes from: the next run
+    on that folder would train on this run's sample grids."""
+    from .data import input_folders_of
+
+    if entry is None:
+        return
+    target = Path(os.path.expanduser(out)).resolve()
+    for folder in input_folders_of(entry, data.argument):
+        root = Path(folder).expanduser().resolve()
+        if target == root or root in target.parents:
+            raise ConfigError(f"--out {out} is inside the data folder {folder} (--data "
+                              f"{data.spec}): the next run on that folder would train on "
+                              f"this run's sample grids; choose an --out outside it", "--out")
+
+
+def check_finite(name: str, value: Any) -> None:
+    """Refuse NaN and infinities in a float setting given from Python (the CLI's float
+    flags already refuse them)."""
+    for v in value if isinstance(value, (tuple, list)) else (value,):
+        if isinstance(v, float) and not math.isfinite(v):
+            flag = SETTINGS[name].flag or name
+            raise ConfigError(f"{flag} must be a finite number; got {name}={v}", flag)
 
 
 def refuse_stray_groups(options: dict[str, dict[str, Any]], config: RunConfig,

@@ -8,6 +8,7 @@
       checkpoints/last.pt     everything needed to resume or sample
       checkpoints/best.pt     with --metric: the best evaluation so far
       report.html             the run's report page
+      .lock                   while a run writes here: its pid (artgan.core.run_lock)
 
 Only this module knows the layout. Under torchrun only rank 0 writes: a folder built
 with ``writer=False`` knows the paths and writes nothing.
@@ -18,10 +19,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from .atomic import save_atomic, write_text_atomic
+from .atomic import DiskFullError, no_space, remove_stale_temps, save_atomic, \
+    write_text_atomic
 from .errors import CheckpointError
+from .run_lock import RunLock
 
 CONFIG, STATS, METRICS, REPORT = "config.json", "stats.jsonl", "metrics.jsonl", "report.html"
 SAMPLES, CHECKPOINTS, LAST, BEST, FINAL_GRID = "samples", "checkpoints", "last.pt", "best.pt", \
@@ -34,6 +37,8 @@ class RunFolder:
     def __init__(self, root: str | os.PathLike, *, writer: bool = True):
         self.root = Path(root)
         self.writer = writer
+        self._lock = RunLock(self.root)
+        self._created = False  # the lock created the folder: removed again if left empty
 
     def __repr__(self) -> str:
         return f"RunFolder({str(self.root)!r})"
@@ -79,6 +84,32 @@ class RunFolder:
         """Whether a run has saved a checkpoint here."""
         return self.last_checkpoint.is_file()
 
+    # -- the lock -----------------------------------------------------------------------
+    def lock(self, note: Callable[[str], None] | None = None) -> None:
+        """Take the folder's lock (a writer only): another run writing here is refused
+        (:class:`~artgan.core.run_lock.RunFolderBusy`), a stale lock taken over with a
+        ``note``. Then the temporary files of writes killed before are removed: no live
+        process writes here any more. Does nothing if this object holds the lock."""
+        if not self.writer or self._lock.held:
+            return
+        created = not self.root.exists()
+        self._lock.acquire(note)
+        self._created = self._created or created
+        for folder in (self.root, self.root / CHECKPOINTS, self.samples):
+            remove_stale_temps(folder, keep=(REPORT,))  # `artgan report` may write now
+
+    def unlock(self) -> None:
+        """Release the lock (if held); a folder the lock created and nothing else used
+        is removed again."""
+        if not self._lock.held:
+            return
+        self._lock.release()
+        if self._created:
+            try:
+                self.root.rmdir()  # only if empty
+            except OSError:
+                pass
+
     # -- writers ------------------------------------------------------------------------
     def write_config(self, config: dict[str, Any]) -> Path:
         """``config.json``, atomically."""
@@ -87,10 +118,39 @@ class RunFolder:
         return self.config_path
 
     def _append(self, path: Path, record: dict[str, Any]) -> None:
-        if self.writer:
+        """One JSON line at the end of ``path``; on a full disk the file is cut back to
+        its lines before, and :class:`~artgan.core.atomic.DiskFullError` raised."""
+        if not self.writer:
+            return
+        line = (json.dumps(record, default=str) + "\n").encode("utf-8")
+        size = path.stat().st_size if path.is_file() else 0
+        try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record, default=str) + "\n")
+            with open(path, "ab") as fh:
+                fh.write(line)
+        except OSError as exc:
+            code = no_space(exc)
+            if code is None:
+                raise
+            if path.is_file():
+                os.truncate(path, size)
+            raise DiskFullError(path, code) from exc
+
+    def truncate_logs(self, step: int) -> None:
+        """Keep only the lines of ``stats.jsonl`` and ``metrics.jsonl`` up to ``step``
+        (rewritten atomically): a run resumed at ``step`` writes the later ones again.
+        A partial last line (a killed write) goes too."""
+        if not self.writer:
+            return
+        for path in (self.stats_path, self.metrics_path):
+            if not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            kept = [line for line in text.splitlines(keepends=True)
+                    if line.endswith("\n") and _step_of(line) is not None
+                    and _step_of(line) <= step]
+            if "".join(kept) != text:
+                write_text_atomic(path, "".join(kept))
 
     def append_stats(self, record: dict[str, Any]) -> None:
         self._append(self.stats_path, record)
@@ -112,6 +172,16 @@ class RunFolder:
 
             save_grid(images, path, nrow=nrow)
         return path
+
+
+def _step_of(line: str) -> int | None:
+    """The ``step`` of a JSON line of stats.jsonl or metrics.jsonl, or None."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    step = record.get("step") if isinstance(record, dict) else None
+    return step if isinstance(step, int) else None
 
 
 def checkpoint_file(path: str | os.PathLike) -> Path:

@@ -16,12 +16,17 @@ from typing import Iterator
 
 import torch
 
-from .checkpoint import load_checkpoint
-from .errors import ArtganError
+from .checkpoint import checkpoint_config, damaged, load_checkpoint, named_component
 from .config import RunConfig
+from .config_check import FOR_SAMPLING
 from .device import resolve_device
+from .errors import ArtganError, ConfigError, PluginError
 from .networks import Generator
+from .options import OptionError
 from .registry import Registry
+from .resolve_parts import check_resolution
+from .sizes import build_sized
+from .stats import finite_tensors
 
 
 def load_generator(path, registry: Registry, *, device: str = "auto",
@@ -31,23 +36,57 @@ def load_generator(path, registry: Registry, *, device: str = "auto",
     With ``ema`` (the default) the EMA generator's weights are used when the checkpoint
     has them (runs with ``--ema``); ``ema=False`` loads the raw generator.
     Returns the generator (in eval mode), the run's config and its class names.
+
+    A checkpoint is untrusted input: its config is checked field by field, the network's
+    size before anything is allocated, and weights that do not fit (or are NaN) are a
+    one-line :class:`~artgan.core.errors.CheckpointError`, never a traceback.
     """
     ckpt = load_checkpoint(path)
-    config = RunConfig.from_dict(ckpt["config"])
-    num_classes = int(ckpt.get("num_classes", 0))
+    config = checkpoint_config(ckpt, path, FOR_SAMPLING)
+    num_classes = _count(ckpt, "num_classes", path)
     gen = config.components.gen
-    width = {} if config.image.square else {"width": config.image.width}
-    G = registry.build("generator", gen.name, gen.options, resolution=config.image.resolution,
-                       channels=config.image.channels, num_classes=num_classes,
-                       **_condition(ckpt, config), **width)
-    G.load_state_dict(ckpt["generator_ema"] if ema and "generator_ema" in ckpt
-                      else ckpt["generator"])
-    return G.to(resolve_device(device)).eval(), config, list(ckpt.get("class_names", []))
+    entry = named_component(registry, "generator", gen.name, path)
+    try:
+        check_resolution(config.image.resolution, (entry,))
+        width = {} if config.image.square else {"width": config.image.width}
+        G = build_sized(registry, "generator", gen, resolution=config.image.resolution,
+                        channels=config.image.channels, num_classes=num_classes,
+                        **_condition(ckpt, path), **width)
+    except (ConfigError, OptionError, PluginError) as exc:
+        raise damaged(path, str(exc)) from exc
+    weights = ckpt["generator_ema"] if ema and "generator_ema" in ckpt else ckpt["generator"]
+    try:
+        G.load_state_dict(weights)
+    except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, ArtganError):
+            raise
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[-1].strip()
+        raise damaged(path, f"its generator weights do not fit generator {gen.name!r} as "
+                            f"its config describes it ({detail[:160]})") from None
+    if not all(finite_tensors([t for t in G.state_dict().values()
+                               if t.is_floating_point()])):
+        raise damaged(path, "its generator weights are NaN or infinite (saved by a run that "
+                            "diverged); its samples would be blank")
+    return G.to(resolve_device(device)).eval(), config, _names(ckpt, path)
 
 
-def _condition(ckpt: dict, config: RunConfig) -> dict[str, int]:
+def _count(ckpt: dict, key: str, path) -> int:
+    value = ckpt.get(key, 0)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1_000_000:
+        raise damaged(path, f"its {key} is {value!r}")
+    return value
+
+
+def _names(ckpt: dict, path) -> list[str]:
+    names = ckpt.get("class_names", [])
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise damaged(path, "its class_names are not a list of names")
+    return list(names)
+
+
+def _condition(ckpt: dict, path) -> dict[str, int]:
     """The input-image channels of an image-to-image generator, from its checkpoint."""
-    channels = int(ckpt.get("condition_channels", 0))
+    channels = _count(ckpt, "condition_channels", path)
     return {"condition_channels": channels} if channels else {}
 
 

@@ -14,18 +14,22 @@ Under ``torchrun`` every rank runs this same loop on its shard of each global ba
 from __future__ import annotations
 
 import contextlib
+import functools
+import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from .augment import AdaptiveStrength, random_mirror
+from .callbacks import TrainerCallbacks, TrainingInterrupted  # noqa: F401 (public here)
 from .collapse import CollapseWatch, diversity_ratio
 from .config import RunConfig
 from .data import DataSource
 from .device import Precision
 from .distributed import Distributed
 from .ema import GeneratorEMA
+from .errors import guarded
 from .loss import DISCRIMINATOR, GENERATOR, Loss, Phase, PhaseInputs
 from .networks import Discriminator, Generator
 from .optim import build_optimizer, lr_factor, set_learning_rate
@@ -33,38 +37,11 @@ from .run_folder import RunFolder
 from .sampling import cycled_labels, seeded_noise
 from .signals import StopSignals
 from .state import TrainerState
-from .stats import StatsRecorder, TrainingDiverged  # noqa: F401 (TrainingDiverged: public)
+from .stats import ExplosionWatch, StatsRecorder, TrainingDiverged  # noqa: F401 (public)
 from .view import DiscriminatorView
 
 N_FIXED_SAMPLES = 64  # the sample grid and the collapse watch (8 x 8)
 N_FIXED_CONDITIONS = 8  # image-to-image models: columns of the sample grid
-
-
-class TrainingInterrupted(Exception):
-    """Training stopped on SIGINT/SIGTERM after saving a checkpoint."""
-
-    def __init__(self, signum: int, step: int, checkpoint: Path):
-        import signal
-
-        super().__init__(f"interrupted by {signal.Signals(signum).name} at step {step}; "
-                         f"checkpoint saved to {checkpoint}")
-        self.signum, self.step, self.checkpoint = signum, step, checkpoint
-
-
-class TrainerCallbacks:
-    """Hooks for whoever shows progress (the CLI). Every method is optional."""
-
-    def on_start(self, trainer: "Trainer") -> None: ...
-    def on_log(self, record: dict[str, Any]) -> None: ...
-    def on_epoch_end(self, epoch: int, grid: Path) -> None: ...  # epochs with a grid
-    def on_checkpoint(self, path: Path) -> None: ...
-    def on_eval(self, record: dict[str, Any]) -> None: ...
-    def on_warning(self, message: str) -> None: ...
-
-    def eval_progress(self, label: str, total: int | None) -> Callable[[int], None] | None:
-        """An evaluation's pass over ``total`` images (feature extraction, MS-SSIM pairs)
-        starts: return ``advance(n)``, called after each batch of n images, or None."""
-        return None
 
 
 class Trainer(TrainerState):
@@ -117,22 +94,29 @@ class Trainer(TrainerState):
             self.total_steps = min(self.total_steps, schedule.max_steps)
         self.fixed_z, self.fixed_y, self.fixed_condition = self._fixed_inputs()
         self.stats = StatsRecorder(mean=self.dist.mean, write=self.folder.append_stats,
-                                   notify=self.callbacks.on_log)
+                                   notify=self.callbacks.on_log, kept=self.kept_checkpoint)
+        self.saved_step: int | None = None  # of the last checkpoint written (all finite)
+        self.explosion = ExplosionWatch(f"Try a lower --lr (now lr_g={opt.lr_g:g}, "
+                                        f"lr_d={opt.lr_d:g}).")
         self.signals = StopSignals(grace=2.0 if self.dist.enabled else 0.0)
         self._stop_signal: int | None = None  # agreed by all ranks after each step
+        self._deadline: float | None = None  # time.monotonic() when --max-minutes ends
 
     # -- set-up -------------------------------------------------------------------------
     def _phases(self, regularizers) -> list[Phase]:
         """The loss's phases, with the trainer's after-update work on the main ones, then
         the regularisers' phases."""
         phases = []
+        who = getattr(self.loss, "who", f"loss {type(self.loss).__name__!r}")
         for phase in self.loss.phases():
             after = list(phase.after)
             if phase.main and phase.network == DISCRIMINATOR and self.ada is not None:
                 after.append(self._adjust_ada)
             if phase.main and phase.network == GENERATOR and self.ema is not None:
                 after.append(self._update_ema)
-            phases.append(Phase(phase.name, phase.network, phase.objective, phase.every,
+            objective = functools.partial(guarded, who, f"its {phase.name!r} phase",
+                                          phase.objective)
+            phases.append(Phase(phase.name, phase.network, objective, phase.every,
                                 phase.at, tuple(after), phase.main))
         return phases + [r.phase() for r in regularizers]
 
@@ -155,7 +139,17 @@ class Trainer(TrainerState):
 
     # -- the loop -----------------------------------------------------------------------
     def fit(self) -> None:
-        """Train until ``epochs`` or ``max_steps``; resumable; saves on SIGINT/SIGTERM."""
+        """Train until ``epochs``, ``max_steps`` or ``max_minutes``; resumable; saves on
+        SIGINT/SIGTERM. The run folder stays locked until the end (also on errors)."""
+        self.folder.lock(note=self.callbacks.on_warning)
+        try:
+            self._fit()
+        finally:
+            self.folder.unlock()
+
+    def _fit(self) -> None:
+        minutes = self.config.schedule.max_minutes
+        self._deadline = None if minutes is None else time.monotonic() + 60 * minutes
         self.callbacks.on_start(self)
         self.dist.broadcast_modules(self.G, self.D)  # every rank starts from rank 0's weights
         with self.signals:
@@ -183,8 +177,18 @@ class Trainer(TrainerState):
             self._after_step()
             if self.step >= self.total_steps or self._stop_signal is not None:
                 break
+            if self._out_of_time():
+                self.total_steps = self.step  # the budget ends the run here, as planned
+                break
         if self._epoch_report_due():
             self._end_epoch(epoch)
+
+    def _out_of_time(self) -> bool:
+        """Whether ``--max-minutes`` has passed; every rank gets rank 0's answer."""
+        if self._deadline is None:
+            return False
+        late = time.monotonic() >= self._deadline
+        return bool(self.dist.agree_stop(1 if late else None)) if self.dist.enabled else late
 
     def _after_step(self) -> None:
         """The periodic work after a step: collapse watch, stats, evaluation, checkpoint."""
@@ -226,8 +230,15 @@ class Trainer(TrainerState):
         self.view.condition = condition if self.D.image_conditioned else None
         inputs = PhaseInputs(G=self.G, D=self.view, D_module=self.D, real=real, fake=fake,
                              y=y, condition=condition, step=self.step)
+        updated_g = False
         for phase in due:
+            if phase.network == GENERATOR and updated_g:
+                # another generator phase after an update (a loss's own G regulariser):
+                # the fakes of the updated G, since the first backward freed their graph
+                with self.precision.autocast():
+                    inputs.fake = self.G(z, y, g_condition)
             self._run_phase(phase, inputs)
+            updated_g = updated_g or phase.network == GENERATOR
 
     def _run_phase(self, phase: Phase, inputs: PhaseInputs) -> None:
         """Minimise the phase's objective for its network (the other one frozen)."""
@@ -288,7 +299,11 @@ class Trainer(TrainerState):
 
     # -- reporting ----------------------------------------------------------------------
     def _log(self) -> dict[str, Any]:
-        return self.stats.flush(self.step, self.epoch, self.config.schedule.batch_size)
+        record = self.stats.flush(self.step, self.epoch, self.config.schedule.batch_size)
+        warning = self.explosion.check(record)
+        if warning:
+            self.callbacks.on_warning(warning)
+        return record
 
     def evaluate(self) -> dict[str, Any]:
         """Score the generator now: a line in metrics.jsonl, best.pt if it improved.
@@ -306,18 +321,9 @@ class Trainer(TrainerState):
         self._evaluated_step = self.step
         self.folder.append_metrics(record)
         if record["is_best"]:
-            self.folder.save_checkpoint(self.state_dict(), best=True)
+            self.folder.save_checkpoint(self.checked_state(across_ranks=False), best=True)
         self.callbacks.on_eval(record)
         return record
-
-    def _save_after_failed_evaluation(self) -> None:
-        """Write ``last.pt`` and say so. Only rank 0 evaluates, so no barrier here (the
-        other ranks are already waiting at the next step's gradient exchange)."""
-        path = self.folder.save_checkpoint(self.state_dict())
-        self.callbacks.on_checkpoint(path)
-        self.callbacks.on_warning(f"evaluation failed at step {self.step}; checkpoint saved "
-                                  f"to {path} (continue with: artgan run --resume "
-                                  f"{self.folder.root})")
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None,
@@ -407,11 +413,3 @@ class Trainer(TrainerState):
         self._watch_images = None
         self.callbacks.on_epoch_end(epoch + 1, grid)
         self.save_checkpoint()
-
-    def save_checkpoint(self) -> Path:
-        """Rank 0 writes ``checkpoints/last.pt``; the other ranks wait until it is there."""
-        path = self.folder.save_checkpoint(self.state_dict())
-        if self.dist.is_main:
-            self.callbacks.on_checkpoint(path)
-        self.dist.barrier()
-        return path

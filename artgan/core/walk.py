@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import write_atomic
+from .atomic import write_atomic
 from .images import grid_image
 from .networks import Generator
 from .sampling import cycled_labels, latents, seeded_noise

@@ -27,8 +27,8 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
-from artgan.core.atomic import save_atomic
-from artgan.core.errors import MetricError
+from artgan.core.atomic import save_atomic, why_unwritable
+from artgan.core.errors import ArtganWarning, MetricError
 
 from .image_sets import ImageSet, Progress, quantize_8bit
 
@@ -124,7 +124,9 @@ class RefStatsCache:
         try:
             return save_atomic({"key": self._text(key), **tensors}, self.path(key))
         except OSError as exc:
-            warnings.warn(f"reference statistics not cached in {self.root}: {exc}")
+            warnings.warn(f"reference statistics not cached in {self.root}: "
+                          f"{why_unwritable(self.path(key).parent, exc)}", ArtganWarning,
+                          stacklevel=2)
             return None
 
 

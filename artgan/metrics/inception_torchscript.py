@@ -217,7 +217,7 @@ _STEM = ["Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1", "Co
 def conv_name_map() -> dict[str, str]:
     """TorchScript convolution path -> artgan's ``BasicConv2d`` path (94 entries), e.g.
     ``net.layers.mixed_9.tower_mixed_conv`` -> ``Mixed_7b.branch3x3_2a``."""
-    pairs = {f"net.layers.conv" + (f"_{i}" if i else ""): name for i, name in enumerate(_STEM)}
+    pairs = {"net.layers.conv" + (f"_{i}" if i else ""): name for i, name in enumerate(_STEM)}
     for i, (block, kind) in enumerate(_BLOCKS):
         script = "net.layers.mixed" + (f"_{i}" if i else "")
         pairs.update({f"{script}.{ts}": f"{block}.{ours}" for ts, ours in _BLOCK_CONVS[kind]})

@@ -34,6 +34,8 @@ from artgan.core.metric import Metric
 from artgan.core.errors import MetricError
 from artgan.evaluation.image_sets import ImageSet, Progress, quantize_8bit
 
+from .options import MSSSIMOptions
+
 WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 WINDOW, SIGMA, TRUNCATE, K1, K2 = 11, 1.5, 3.5, 0.01, 0.03
 
@@ -155,7 +157,6 @@ class MSSSIM(Metric):
     component_name = "ms-ssim"
 
     def __init__(self, options=None):
-        from .options import MSSSIMOptions
 
         self.options = options or MSSSIMOptions()
 

@@ -26,6 +26,7 @@ from artgan.evaluation.features import FeatureStore
 from artgan.evaluation.image_sets import ImageSet, Progress
 
 from . import InceptionWeightsError
+from .options import FIDOptions, ISOptions, KIDOptions
 from .inception import (find_inception_weights, is_torchscript_weights, load_inception,
                         no_logits_message, verify_weights)
 from .stats import (frechet_distance, inception_score, kernel_inception_distance,
@@ -98,7 +99,6 @@ class FID(InceptionMetric):
 
     @staticmethod
     def _default_options():
-        from .options import FIDOptions
         return FIDOptions()
 
     def _score(self, store, net, fake, real):
@@ -122,7 +122,6 @@ class KID(InceptionMetric):
 
     @staticmethod
     def _default_options():
-        from .options import KIDOptions
         return KIDOptions()
 
     def _score(self, store, net, fake, real):
@@ -151,7 +150,6 @@ class InceptionScore(InceptionMetric):
 
     @staticmethod
     def _default_options():
-        from .options import ISOptions
         return ISOptions()
 
     def check(self, num_images: int) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from artgan.core.config import parse_data_spec
-from artgan.core.data import DataSource, DataSourceError
+from artgan.core.data import DataSource, DataSourceError, input_folders_of
 from artgan.core.errors import ArtganError
 from artgan.core.options import build_options
 from artgan import components
@@ -147,6 +147,12 @@ class DamagedDataSource(DataSource):
                            _inner_options(entry, (options or DamageOptions()).inner))
         except DataSourceError:
             return None  # reported when the source is built
+
+    @classmethod
+    def input_folders(cls, argument: str | None) -> list[str]:
+        """The inner source's folders."""
+        entry, inner_argument = _inner_spec(argument)
+        return input_folders_of(entry, inner_argument)
 
     @classmethod
     def from_spec(cls, argument: str | None, options: DamageOptions | None, *,

@@ -115,8 +115,8 @@ class FastGANGenerator(Generator):
     resolutions = RESOLUTIONS
     can_mix = True
     non_square = True
-    #: channels-last on the CPU in fp32 only: measured (64 px, ngf = ndf = 16 and 32,
-    #: batch 16) 0-3% faster in fp32 but 12-16% slower in bf16 (GLU and BatchNorm)
+    #: channels-last on the CPU in fp32 only: in bf16 it makes FastGAN slower (its GLUs
+    #: and BatchNorms; bench/README.md, "FastGAN")
     cpu_channels_last = ("fp32",)
 
     @classmethod

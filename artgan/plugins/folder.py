@@ -232,6 +232,11 @@ class FolderDataSource(InMemoryDataSource):
         super().__init__(images, label_tensor, class_names)
         self.files = [files[i] for i in kept]
         self.skipped = report
+        if options.labels == "subfolders" and labels is None:
+            self.notes = [f"-o data.labels=subfolders, but {root} has no class subfolders "
+                          f"(all {len(files)} images lie directly in it), so the data is "
+                          f"unlabelled: put each class's images in a subfolder named after "
+                          f"it"]
         self.load_counts = counts  # {"cached": n, "decoded": m}: where the images came from
 
     @classmethod
@@ -245,6 +250,11 @@ class FolderDataSource(InMemoryDataSource):
         if not argument or not os.path.isdir(os.path.expanduser(argument)):
             return None
         return len(scan_images(os.path.expanduser(argument)))
+
+    @classmethod
+    def input_folders(cls, argument: str | None) -> list[str]:
+        """PATH: the folder the images come from."""
+        return [os.path.expanduser(argument)] if argument else []
 
     @classmethod
     def from_spec(cls, argument: str | None, options: FolderOptions | None, *,

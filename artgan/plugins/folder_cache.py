@@ -27,7 +27,9 @@ from typing import Any
 import PIL
 import torch
 
+from artgan.core.atomic import why_unwritable
 from artgan.core.checkpoint import save_atomic
+from artgan.core.errors import ArtganWarning
 
 CACHE_FORMAT = 2  # bump when the decoding pipeline changes the pixels it produces
 # 2: images over 16 MP are box-reduced before orientation and mode conversion
@@ -158,5 +160,8 @@ class FolderCache:
         try:
             return save_atomic(entry, self.path)
         except OSError as exc:
-            warnings.warn(f"decoded images not cached in {self.path.parent}: {exc}")
+            warnings.warn(f"decoded images not cached in {self.path.parent}: "
+                          f"{why_unwritable(self.path.parent, exc)} (the next run decodes "
+                          f"them again; $ARTGAN_CACHE_DIR sets the cache folder)",
+                          ArtganWarning, stacklevel=2)
             return None

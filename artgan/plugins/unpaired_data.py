@@ -35,8 +35,9 @@ from typing import Any
 import torch
 
 from artgan.core.config import parse_data_spec
-from artgan.core.data import Batch, DataSource, DataSourceError, SkipReport
+from artgan.core.data import Batch, DataSource, DataSourceError, SkipReport, input_folders_of
 from artgan.core.errors import ArtganError
+from artgan.components import load_plugins
 from artgan.core.options import build_options
 from artgan.plugins.unpaired import FORWARDED, UnpairedOptions
 
@@ -48,9 +49,7 @@ USAGE = "--data unpaired:folder:A,folder:B (domain A first, e.g. photos, then B,
 
 
 def _registry():
-    from artgan.plugin_host import get_registry
-
-    return get_registry()
+    return load_plugins()
 
 
 def split_sides(argument: str | None, data_names: list[str]) -> tuple[str, str]:
@@ -223,6 +222,13 @@ class UnpairedDataSource(DataSource):
         except Exception:  # reported properly when the source is built
             return None
         return None if None in counts else max(counts)
+
+    @classmethod
+    def input_folders(cls, argument: str | None) -> list[str]:
+        """The folders of both sides."""
+        specs = split_sides(argument, _registry().names("data"))
+        return [folder for side, spec in zip(SIDES, specs)
+                for folder in input_folders_of(*_parse_side(spec, side))]
 
     @classmethod
     def from_spec(cls, argument: str | None, options: UnpairedOptions | None, *,

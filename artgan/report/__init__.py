@@ -14,7 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .rundata import ReportError
+from ..core.atomic import write_atomic
+from ..core.version import __version__
+from .grids import choose, embed_all, embed_final
+from .page import render
+from .plots import make_plots
+from .rundata import ReportError, read_run
 
 __all__ = ["ReportError", "write_report", "REPORT_NAME"]
 
@@ -31,14 +36,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     written. A run that is partial or still being written is not an error: the page
     says what is missing.
     """
-    import matplotlib
-
-    from .. import __version__
-    from ..core.checkpoint import write_atomic
-    from .grids import choose, embed_all, embed_final
-    from .page import render
-    from .plots import make_plots
-    from .rundata import read_run
+    import matplotlib  # imported here: `artgan --help` must not pay for it
 
     run = read_run(run_dir)
     target = Path(out) if out is not None else run.path / REPORT_NAME

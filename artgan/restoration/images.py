@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..core.atomic import write_atomic
 from . import RestoreError
 
 HIGH_DEPTH = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
@@ -214,8 +215,6 @@ def pil_image(pixels: np.ndarray, alpha: np.ndarray | None = None) -> Image.Imag
 def save_image(pixels: np.ndarray, path: str | os.PathLike,
                alpha: np.ndarray | None = None) -> Path:
     """Write pixels atomically (temporary file + rename) in the format of the suffix."""
-    from ..core.checkpoint import write_atomic
-
     path = Path(path)
     img = pil_image(pixels, alpha)
     fmt = Image.registered_extensions().get(path.suffix.lower(), "PNG")

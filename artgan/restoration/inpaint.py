@@ -40,6 +40,7 @@ from . import RestoreError
 from .images import check_model_channels, is_colour, to_channels, to_float, to_tensor
 from .masks import OPAQUE, blend, components, feather_weights
 from .projection import FeatureLoss, Projection, project
+from .restorer import restore_with_network
 
 #: A crop whose known pixels are fewer than this fraction cannot be projected.
 MIN_KNOWN_IN_CROP = 0.05
@@ -230,13 +231,6 @@ def restore_with_restorer(G: Generator, pixels: np.ndarray, mask: np.ndarray | N
         raise RestoreError(f"{G.who} is an image-to-image network taking "
                            f"{G.condition_channels} input channels, not a restorer (which "
                            f"takes the image's {G.channels} and a mask channel)")
-    try:
-        from .restorer import restore_with_network
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.restorer":
-            raise
-        raise RestoreError("this artgan has no restorer support "
-                           "(artgan.restoration.restorer is missing)") from None
     param = next(G.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     image = to_tensor(to_channels(pixels, G.channels)).to(device)

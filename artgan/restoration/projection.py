@@ -39,7 +39,9 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from ..core.checkpoint import load_checkpoint, save_atomic
 from ..core.errors import ArtganError
+from ..core.run_folder import checkpoint_file
 from ..core.networks import Discriminator, Generator
 from ..core.ssim import WINDOW, ms_ssim
 from . import RestoreError
@@ -95,8 +97,6 @@ def discriminator_features(path: str | os.PathLike, config, registry,
     resolution, channels and classes, on ``G``'s device) as a :class:`FeatureLoss`.
     Returns (None, why) when that is impossible: the feature term is then left out and
     projection still works."""
-    from ..core.checkpoint import load_checkpoint
-
     name, options = discriminator_choice(config)
     try:
         D = registry.build("discriminator", name, options, resolution=G.resolution,
@@ -278,8 +278,6 @@ def save_latent(path: str | os.PathLike, projection: Projection, *, checkpoint: 
                 **extra: Any) -> Path:
     """Write a projection's latent as a ``.pt`` file (atomically; plain tensors, numbers
     and strings, read back with ``torch.load(weights_only=True)``)."""
-    from ..core.checkpoint import save_atomic
-
     y = projection.y
     names = list(class_names or [])
     data = {"kind": LATENT_KIND, "format": LATENT_FORMAT,
@@ -337,10 +335,8 @@ def load_latent(path: str | os.PathLike, G: Generator) -> Latent:
 def latent_note(latent: Latent, checkpoint: str | os.PathLike) -> str:
     """A note when a latent was projected into another checkpoint than ``checkpoint``
     (same architecture, other weights: it then shows another picture)."""
-    from ..core.checkpoint import resolve_checkpoint_path
-
     try:
-        same = Path(latent.checkpoint).resolve() == resolve_checkpoint_path(checkpoint).resolve()
+        same = Path(latent.checkpoint).resolve() == checkpoint_file(checkpoint).resolve()
     except ArtganError:
         same = False
     return "" if same or not latent.checkpoint else (
