@@ -227,6 +227,10 @@ def test_sample_streams_batches_and_caps_the_grid(featured_run, tmp_path, monkey
     assert sample_cmd.grid_capacity(100_000, 16, 16) == 4
     monkeypatch.setattr(sample_cmd, "GRID_IMAGES", 256)
     assert sample_cmd.grid_capacity(100_000, 1024, 1024) == 16  # 16 MP at most
+    assert (sample_cmd.mix_capacity(64, 64), sample_cmd.mix_capacity(1024, 1024)) == (15, 7)
+    result = artgan("sample", "--ckpt", featured_run, "--mix", "-n", "16", "--out",
+                    tmp_path / "m", expect=2)
+    assert "at most -n 15" in result.output
 
 
 def test_fastgan_trains_in_bfloat16_on_the_cpu(tmp_path):

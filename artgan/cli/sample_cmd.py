@@ -22,6 +22,13 @@ def grid_capacity(total: int, height: int, width: int) -> int:
     return max(1, min(total, GRID_IMAGES, GRID_PIXELS // max(1, height * width)))
 
 
+def mix_capacity(height: int, width: int) -> int:
+    """The largest ``--mix -n N``: its (N + 1)^2 images, all held for the grid, within
+    GRID_IMAGES and 4 x GRID_PIXELS (15 at 64 px, 7 at 1024 px)."""
+    fits = min(GRID_IMAGES, 4 * GRID_PIXELS // max(1, height * width))
+    return max(1, int(fits ** 0.5) - 1)
+
+
 def grid_path(out: str, grid: str | None) -> Path:
     """Where the grid goes: ``--grid``, by default ``OUT-grid.png`` beside the folder.
 
@@ -92,7 +99,12 @@ def sample_command(ckpt: str, count: int | None, out: str, grid: str | None, see
     grid_file = grid_path(out, grid)
     G, config, class_names = load_generator(ckpt, get_registry(), device=device, ema=not no_ema)
     if mix:
-        _write_mixing(G, config, count or MIX_DEFAULT, out, grid_file, seed)
+        most = mix_capacity(*G.output_shape[1:])
+        if count is not None and count > most:
+            raise click.BadParameter(f"--mix -n {count}: the grid would hold {(count + 1) ** 2} "
+                                     f"images of {config.image.size_text}; at most -n {most}",
+                                     param_hint="-n")
+        _write_mixing(G, config, count or min(MIX_DEFAULT, most), out, grid_file, seed)
         return
     count = count or 64
     batches, total, nrow, what = _batches(G, class_names, class_name, count, seed, batch_size,
