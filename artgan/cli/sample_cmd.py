@@ -8,6 +8,7 @@ import click
 
 from ..plugin_host import get_registry
 from .errors import SEED, generator_source
+from .settings_options import FiniteFloat
 
 #: The grid shows at most this many images, and at most :data:`GRID_PIXELS` pixels of
 #: them (16 of 1024 px, 256 of 64 px): ``-n 100000`` streams the images to disk and the
@@ -66,7 +67,7 @@ def grid_path(out: str, grid: str | None) -> Path:
               type=click.Path(exists=True, dir_okay=False),
               help="Images around this latent from `artgan project`: the first is the "
                    "latent's own picture, the others variations of it (--spread).")
-@click.option("--spread", type=click.FloatRange(0, 1), default=None,
+@click.option("--spread", type=FiniteFloat(0, 1), default=None,
               help="With --latent: how far the variations stray, 0 (the same picture) to "
                    "1 (unrelated samples)  [default: 0.3].")
 @click.option("--mix", is_flag=True,
