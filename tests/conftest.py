@@ -46,3 +46,35 @@ def entry_points(monkeypatch):
 
     monkeypatch.setattr(plugin_host.metadata, "entry_points", fake)
     return points
+
+
+# -- the studio's tests (tests/test_studio.py, tests/test_studio_browser.py) -------------
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """16 px runs (one training step) whose generators draw contrasty pictures: a
+    freshly trained one draws nearly flat grey, in which no change would show."""
+    from .restoration_helpers import structured_run
+
+    base = tmp_path_factory.mktemp("studio-runs")
+    return {"plain": structured_run(base), "cgan": structured_run(base, "cgan")}
+
+
+@pytest.fixture(scope="module")
+def plain(runs):
+    from artgan.studio.session import Studio
+
+    from .studio_helpers import serving
+
+    with serving(Studio.load(runs["plain"], device="cpu")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def cgan(runs):
+    from artgan.studio.session import Studio
+
+    from .studio_helpers import serving
+
+    with serving(Studio.load(runs["cgan"], device="cpu")) as server:
+        yield server

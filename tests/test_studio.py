@@ -1,10 +1,9 @@
 """``artgan studio``: the JSON API with a real server in a thread, its bounds and checks,
-the worker, the CLI, and the page in a real headless Chromium (Debian's package)."""
+the worker and the CLI (the page in a real browser: tests/test_studio_browser.py)."""
 
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import os
 import re
@@ -17,7 +16,6 @@ import time
 import urllib.error
 import urllib.request
 import zlib
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -30,109 +28,10 @@ from artgan.studio.session import Studio
 from artgan.studio.store import safe_name
 from artgan.studio.worker import Worker
 
-from .cdp import CHROMIUM, Browser
 from .helpers import artgan as run_cli
-from .restoration_helpers import structured_run
+from .studio_helpers import call, pixels, png, png_file, serving, upload, wait_job
 
 
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """16 px runs (one training step) whose generators draw contrasty pictures: a
-    freshly trained one draws nearly flat grey, in which no change would show."""
-    base = tmp_path_factory.mktemp("studio-runs")
-    return {"plain": structured_run(base), "cgan": structured_run(base, "cgan")}
-
-
-@contextmanager
-def serving(studio: Studio, **settings):
-    """``studio`` behind a real server on a free port, served from a thread."""
-    server = make_server(studio, port=0, quiet=True, **settings)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        thread.join(5)
-        server.close()
-
-
-@pytest.fixture(scope="module")
-def plain(runs):
-    with serving(Studio.load(runs["plain"], device="cpu")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def cgan(runs):
-    with serving(Studio.load(runs["cgan"], device="cpu")) as server:
-        yield server
-
-
-class Answer:
-    def __init__(self, status: int, headers, body: bytes):
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self):
-        return json.loads(self.body)
-
-    @property
-    def error(self) -> str:
-        return self.json()["error"]
-
-
-def call(server, method: str, path: str, body=None, *, headers: dict | None = None,
-         raw: bytes | None = None) -> Answer:
-    """A request to ``server`` as its page makes them (JSON bodies, the POST header)."""
-    sent = {"X-Artgan-Studio": "1"} if method == "POST" else {}
-    data = raw
-    if body is not None:
-        data = json.dumps(body).encode()
-        sent["Content-Type"] = "application/json"
-    sent.update(headers or {})
-    request = urllib.request.Request(f"http://127.0.0.1:{server.port}{path}", data=data,
-                                     method=method, headers=sent)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return Answer(response.status, response.headers, response.read())
-    except urllib.error.HTTPError as exc:
-        return Answer(exc.code, exc.headers, exc.read())
-
-
-def png(answer: Answer) -> Image.Image:
-    assert answer.status == 200 and answer.headers["Content-Type"] == "image/png", \
-        (answer.status, answer.body[:200])
-    image = Image.open(io.BytesIO(answer.body))
-    image.load()
-    return image
-
-
-def pixels(image: Image.Image) -> np.ndarray:
-    return np.asarray(image.convert("RGB"), dtype=np.int16)
-
-
-def wait_job(server, job: dict, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while job["state"] in ("queued", "running"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.05)
-        job = call(server, "GET", f"/api/jobs/{job['id']}").json()
-    return job
-
-
-def upload(server, data: bytes, name: str = "picture.png") -> Answer:
-    return call(server, "POST", "/api/upload", raw=data, headers={"X-Filename": name})
-
-
-def png_file(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array.astype(np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-# -- the API ------------------------------------------------------------------------------
 
 def test_page_and_info(plain):
     page = call(plain, "GET", "/")
@@ -548,111 +447,3 @@ def test_a_port_in_use_is_a_one_line_error(runs, plain):
 
 
 # -- in a real browser --------------------------------------------------------------------
-
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (Debian: apt-get "
-                                    "install chromium) to run the page in")
-
-GRID_LOADED = ("(function () { var im = document.querySelectorAll('#grid img');"
-               " return im.length > 0 && Array.prototype.every.call(im, function (i) {"
-               " return i.complete && i.naturalWidth === 16; }) && im.length; })()")
-
-
-def different(a: bytes, b: bytes) -> float:
-    """The mean absolute difference of two screenshots (0: identical)."""
-    x, y = (pixels(Image.open(io.BytesIO(shot))) for shot in (a, b))
-    assert x.shape == y.shape
-    return float(np.abs(x - y).mean())
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    if CHROMIUM is None:
-        pytest.skip("no chromium (Debian: apt-get install chromium) to run the page in")
-    chromium = Browser(tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, plain):
-    tab = browser.page(f"http://127.0.0.1:{plain.port}/")
-    tab.wait(GRID_LOADED)
-    yield tab
-    tab.close()
-
-
-@needs_chromium
-def test_browser_page_loads_and_new_seed_changes_the_grid(page):
-    assert page.wait(GRID_LOADED) == 16
-    assert "dcgan" in page.eval("document.getElementById('model').textContent")
-    assert page.eval("document.getElementById('error').hidden") is True
-    assert page.eval("document.getElementById('class-label').hidden") is True
-    before_seed = page.eval("document.getElementById('seed').value")
-    before = page.screenshot("#grid")
-    page.click("#new-seed")
-    page.wait(f"document.getElementById('seed').value !== {json.dumps(before_seed)}")
-    page.wait(GRID_LOADED)
-    after = page.screenshot("#grid")
-    assert different(before, after) > 1.0
-    command = page.eval("document.getElementById('command').textContent")
-    seed = page.eval("document.getElementById('seed').value")
-    assert f"--seed {seed} " in command and seed != before_seed
-
-
-@needs_chromium
-def test_browser_two_clicks_interpolate_and_the_slider_changes_the_image(page):
-    page.click("#grid .tile:nth-child(1)")
-    page.wait("document.querySelector('#grid .tile:nth-child(1)').dataset.pick === 'A'")
-    page.click("#grid .tile:nth-child(2)")
-    page.wait("!document.getElementById('slider').disabled")
-    loaded = "(function () { var i = document.getElementById('frame');" \
-             " return i.complete && i.naturalWidth === 16 && i.src; })()"
-    first_src = page.wait(loaded)
-    assert page.eval("document.querySelector('#grid .tile:nth-child(2)').dataset.pick") == "B"
-    before = page.screenshot("#frame")
-    page.eval("(function () { var s = document.getElementById('slider'); s.value = 0;"
-              " s.dispatchEvent(new Event('input')); })()")
-    page.wait(f"document.getElementById('frame').src !== {json.dumps(first_src)}")
-    page.wait(loaded)
-    after = page.screenshot("#frame")
-    assert different(before, after) > 1.0
-    assert page.eval("document.getElementById('frame-caption').textContent").startswith(
-        "t = 0.00 (frame 1 of 32)")
-
-
-@needs_chromium
-def test_browser_download_gives_the_full_size_png(page, browser, tmp_path):
-    browser.allow_downloads(tmp_path)
-    since = len(browser.events)
-    name = page.eval("document.querySelector('#grid .tile .dl').download")
-    page.click("#grid .tile .dl")
-    browser.wait_event("Browser.downloadProgress", lambda p: p.get("state") == "completed",
-                       since=since)
-    with Image.open(tmp_path / name) as image:
-        assert image.format == "PNG" and image.size == (16, 16)
-
-
-@needs_chromium
-def test_browser_bad_upload_is_refused_with_the_reason(page, tmp_path):
-    bad = tmp_path / "notes.png"
-    bad.write_text("not an image at all")
-    page.set_files("#file", [bad])
-    page.wait("!document.getElementById('error').hidden")
-    message = page.eval("document.getElementById('error-text').textContent")
-    assert message.startswith("notes.png is not an image"), message
-
-
-@needs_chromium
-def test_browser_project_shows_the_reconstruction(page, plain, tmp_path):
-    picture = tmp_path / "mine.png"
-    picture.write_bytes(call(plain, "GET", "/api/sample.png?seed=2&n=1&i=0").body)
-    page.set_files("#file", [picture])
-    page.wait("document.getElementById('progress-text').textContent.indexOf('16 x 16') >= 0")
-    page.eval("document.getElementById('steps').value = 20")
-    page.click("#project")
-    page.wait("(function () { var i = document.querySelector('#result img[alt=reconstruction]');"
-              " return i && i.complete && i.naturalWidth === 16; })()", timeout=60)
-    assert "PSNR" in page.eval("document.getElementById('result').textContent")
-    assert page.eval("document.getElementById('error').hidden") is True
