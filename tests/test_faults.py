@@ -109,6 +109,36 @@ def test_a_second_process_is_refused_and_a_dead_ones_lock_taken_over(tmp_path):
     assert not (run / ".lock").exists()  # released at the end
 
 
+def test_two_runs_taking_over_one_stale_lock_cannot_both_hold_it(tmp_path):
+    """B reads the stale lock, then A takes it over first; B must see A's lock and be
+    refused, not delete it (before the takeover file, both held the folder)."""
+    import json
+    import socket
+
+    from artgan.core import run_lock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    dead = {"pid": 2**22 + 7, "host": socket.gethostname(), "process_start": "1"}
+    (run / ".lock").write_text(json.dumps(dead))
+    alive = {"pid": os.getppid(), "host": socket.gethostname(),
+             "process_start": run_lock._process_start(os.getppid()), "since": "now"}
+    lock = run_lock.RunLock(run)
+    judged = lock._stale
+
+    def a_takes_over_meanwhile(owner):
+        why = judged(owner)
+        if owner == dead:  # A: removes the stale lock and writes its own
+            (run / ".lock").write_text(json.dumps(alive))
+        return why
+
+    lock._stale = a_takes_over_meanwhile
+    with pytest.raises(run_lock.RunFolderBusy, match=f"pid {alive['pid']}"):
+        lock.acquire()
+    assert json.loads((run / ".lock").read_text()) == alive  # A's lock is intact
+    assert not lock.held and not (run / ".lock.takeover").exists()
+
+
 # -- 3. a full disk ------------------------------------------------------------------------
 class FullDisk:
     """A file whose writes fail with ENOSPC once ``limit`` bytes are written."""

@@ -4,7 +4,12 @@
 and process start time as JSON. A second run finds it and is refused with a message
 that names the owner. A lock left by a run that died without releasing it (``kill -9``,
 a power cut) is stale: on the same host its pid is gone, is a zombie, or belongs to a
-later process (another start time); a stale lock is taken over, with a note. A lock
+later process (another start time); a stale lock is taken over, with a note. Taking over
+is serialised by a second file, ``.lock.takeover`` (also ``O_EXCL``): the stale lock is
+removed only by the holder of that file, after reading it again and finding the same
+stale owner, so two runs that find one stale lock at once cannot remove the lock that
+the faster of them has just made (a takeover file left by a process killed within those
+few instructions is ignored after 10 seconds). A lock
 from another host is never taken over (its process cannot be checked from here); the
 message says how to remove it. The lock is released when the run ends (also on errors
 and Ctrl-C) and, at the latest, when the process exits.
@@ -119,7 +124,7 @@ class RunLock:
         if self.held:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(5):
+        for _ in range(100):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
             except FileExistsError:
@@ -127,8 +132,7 @@ class RunLock:
                 why = self._stale(owner)
                 if why is None:
                     raise RunFolderBusy(self._busy(owner)) from None
-                self.path.unlink(missing_ok=True)
-                if why and note is not None:
+                if self._remove_stale(owner) and why and note is not None:
                     note(f"{self.path.parent}: took over the lock of a run that stopped "
                          f"without releasing it ({why})")
                 continue
@@ -142,6 +146,29 @@ class RunLock:
             atexit.register(self.release)
             return
         raise RunFolderBusy(self._busy(self._read()))
+
+    def _remove_stale(self, seen: dict[str, Any] | None) -> bool:
+        """Remove the lock file if it still holds the stale owner ``seen``, under the
+        takeover file; False if another process is taking over (try again)."""
+        guard = self.path.with_name(LOCK + ".takeover")
+        try:
+            os.close(os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            try:
+                if time.time() - guard.stat().st_mtime > _YOUNG_SECONDS:
+                    guard.unlink(missing_ok=True)  # left by a process killed meanwhile
+            except OSError:
+                pass
+            time.sleep(0.02)
+            return False
+        try:
+            owner = self._read()
+            if owner != seen or self._stale(owner) is None:
+                return False  # someone else took it over first: look again
+            self.path.unlink(missing_ok=True)
+            return True
+        finally:
+            guard.unlink(missing_ok=True)
 
     def _busy(self, owner: dict[str, Any] | None) -> str:
         root = self.path.parent
