@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -34,8 +33,9 @@ from .loss import DISCRIMINATOR, GENERATOR, Loss, Phase, PhaseInputs
 from .networks import Discriminator, Generator
 from .optim import build_optimizer, lr_factor, set_learning_rate
 from .run_folder import RunFolder
-from .sampling import cycled_labels, seeded_noise
+from .sampling import cycled_labels
 from .signals import StopSignals
+from .trainer_samples import TrainerSamples
 from .state import TrainerState
 from .stats import ExplosionWatch, StatsRecorder, TrainingDiverged  # noqa: F401 (public)
 from .view import DiscriminatorView
@@ -44,7 +44,7 @@ N_FIXED_SAMPLES = 64  # the sample grid and the collapse watch (8 x 8)
 N_FIXED_CONDITIONS = 8  # image-to-image models: columns of the sample grid
 
 
-class Trainer(TrainerState):
+class Trainer(TrainerSamples, TrainerState):
     """Trains ``G`` and ``D`` with ``loss`` on ``data``, writing into ``folder``.
 
     ``augment`` (a module, see :mod:`artgan.core.augment`) is applied to every image D
@@ -324,52 +324,6 @@ class Trainer(TrainerState):
             self.folder.save_checkpoint(self.checked_state(across_ranks=False), best=True)
         self.callbacks.on_eval(record)
         return record
-
-    @torch.no_grad()
-    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None,
-                 condition: torch.Tensor | None = None) -> torch.Tensor:
-        """Generate images in eval mode (BatchNorm running statistics), with the EMA
-        generator when there is one."""
-        with self._sampling() as G, self.precision.autocast():
-            return G(z, y, condition).float()
-
-    def _fixed_noise(self):
-        """The generator's own noise for the fixed samples: the same at every grid, and
-        the training's random stream is left as it was (:func:`seeded_noise`)."""
-        return seeded_noise(self.config.runtime.seed + 12345, 0, self.device)
-
-    def _fixed_samples(self) -> torch.Tensor:
-        """The 64 fixed-latent samples of the grid and the collapse watch."""
-        with self._fixed_noise():
-            return self.generate(self.fixed_z, self.fixed_y)
-
-    @contextlib.contextmanager
-    def _sampling(self):
-        G = self.ema.module if self.ema is not None else self.G
-        was_training = G.training
-        G.eval()
-        try:
-            yield G
-        finally:
-            G.train(was_training)
-
-    @torch.no_grad()
-    def _grid_images(self) -> tuple[torch.Tensor, int]:
-        """The sample grid's images and row length: the fixed samples, or each row of an
-        image-to-image model's preview (input, output, ...)."""
-        if self.fixed_condition is None:
-            return self._fixed_samples(), 8
-        with self._sampling() as G, self.precision.autocast(), self._fixed_noise():
-            rows = G.preview_rows(self.fixed_z, self.fixed_y, self.fixed_condition)
-        return torch.cat([row.float() for row in rows]), len(self.fixed_z)
-
-    def _write_grid(self, path: Path, images: torch.Tensor | None = None) -> Path:
-        if self.dist.is_main:  # generate() syncs nothing, so the other ranks need not wait
-            nrow = 8
-            if images is None:
-                images, nrow = self._grid_images()
-            self.folder.save_grid(images, path, nrow=nrow)
-        return path
 
     def diversity(self, images: torch.Tensor) -> float:
         """Collapse watch: see :mod:`artgan.core.collapse` (a fixed real batch as reference)."""
