@@ -150,7 +150,8 @@ def small_folder(tmp_path):
 
 def test_small_folder_gets_the_small_data_recipe(small_folder):
     config = resolved(data=f"folder:{small_folder}", batch_size=4)
-    assert list(config.notes) == [*SMALL_RECIPE,
+    assert list(config.notes) == ["recipe small-data: fewer than 2000 images (12 counted)",
+                                  *SMALL_RECIPE,
                                   "recipe small-data: epochs=1000 (at least 3000 steps on 12 "
                                   "images)"]  # 12 images at batch 4: 3 steps per epoch
     assert config.schedule.epochs == 1000
@@ -169,7 +170,8 @@ def test_explicit_flags_beat_the_small_data_recipe(small_folder, tmp_path):
     reg = config["regularisation"]
     assert [a["name"] for a in reg["augment"]] == ["translation"] and reg["ema"] is False
     assert reg["r1"] == 0.0 and reg["ema_decay"] == 0.5
-    assert [n.split("=")[0] for n in config["notes"]] == ["recipe small-data: epochs"]
+    assert [n.split("=")[0] for n in config["notes"]] == [
+        "recipe small-data: fewer than 2000 images (12 counted)", "recipe small-data: epochs"]
 
 
 def test_recipe_none_turns_it_off_and_demo_runs_do_not_get_it(small_folder, tmp_path):
@@ -196,8 +198,36 @@ def test_large_folders_do_not_get_the_recipe():
     from artgan.core.recipes import pick_recipe
 
     assert pick_recipe("auto", True, 1999).name == "small-data"
-    assert pick_recipe("auto", True, 2000).name == "none"
+    assert pick_recipe("auto", True, 2000).name == "large-data"
+    assert pick_recipe("auto", True, None).name == "none"  # a source that does not count
     assert pick_recipe("auto", False, None).name == "quickstart"
+
+
+def test_large_folders_get_ada_and_ema(small_folder, monkeypatch):
+    import artgan.core.recipes as recipes
+
+    monkeypatch.setattr(recipes, "SMALL_DATA_LIMIT", 10)  # the 12 images count as large
+    config = resolved(data=f"folder:{small_folder}", batch_size=4)
+    assert config.notes[0].startswith("recipe large-data: ") and "(12 counted)" in config.notes[0]
+    reg = config.regularisation
+    assert reg.ada_target == 0.6 and reg.ema and reg.ema_decay == 0.999 and reg.r1 == 0
+    assert [a.name for a in reg.augment] == ["color", "translation", "cutout"]
+    assert config.schedule.epochs == 25  # no step budget: the declared default
+
+
+def test_on_a_gpu_small_folders_get_fastgan_unless_the_user_chose(small_folder):
+    """``--device cuda`` is resolved without a GPU (only building the run needs one)."""
+    gpu = resolved(data=f"folder:{small_folder}", device="cuda", batch_size=4)
+    assert (gpu.components.gen.name, gpu.components.disc.name, gpu.components.loss.name) == \
+        ("fastgan", "fastgan", "hinge")
+    assert "on a GPU: fastgan" in gpu.notes[0] and "recipe small-data: gen=fastgan" in gpu.notes
+    assert gpu.regularisation.ema and gpu.regularisation.r1 == 1.0
+    cpu = resolved(data=f"folder:{small_folder}", device="cpu", batch_size=4)
+    assert cpu.components.gen.name == "dcgan" and "GPU" not in " ".join(cpu.notes)
+    mine = resolved(data=f"folder:{small_folder}", device="cuda", gen="dcgan", batch_size=4)
+    assert mine.components.gen.name == "dcgan"
+    small = resolved(data=f"folder:{small_folder}", device="cuda", resolution=32, batch_size=4)
+    assert small.components.gen.name == "dcgan"  # fastgan starts at 64 px
 
 
 def test_unknown_augmentation_names_the_flag(tmp_path):

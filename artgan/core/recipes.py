@@ -18,6 +18,15 @@ DiffAugment color+translation+cutout on everything D sees, an EMA of the generat
 samples (decay 0.99: CPU budgets are a few thousand steps) and R1 (gamma 1, lazily every
 16 steps), and, unless ``--epochs`` is given, enough epochs for :data:`SMALL_DATA_STEPS`
 steps. bench/small_data.py measures the recipe against no recipe (bench/README.md).
+On a CUDA device it also picks ``--gen fastgan`` (with its discriminator and hinge loss)
+when the user chose no generator: FastGAN was built for few-shot folders on a GPU, while
+on a CPU, at equal CPU time, DCGAN is ahead (bench/architectures.py); the GPU choice
+follows the paper and is not yet measured here (bench/gpu.sh is ready for that).
+
+``large-data`` (folders of :data:`SMALL_DATA_LIMIT` images or more) keeps the generator
+EMA (decay 0.999) and puts the same augmentations under ADA (target 0.6): their strength
+starts at 0 and rises only if the discriminator starts to over-fit, so a large folder
+trains as without them unless it needs them (Karras et al. 2020); fastgan on a GPU.
 """
 
 from __future__ import annotations
@@ -40,6 +49,16 @@ class Recipe:
     values: dict[str, Any] = field(default_factory=dict)
     step_budget: int = 0  # with a counted data set and no --epochs: epochs for this many steps
     why: str = ""  # shown in the notes
+    #: What changes on a CUDA device (a GPU affords a heavier architecture), and why.
+    on_gpu: dict[str, Any] = field(default_factory=dict)
+    why_gpu: str = ""
+
+    def for_device(self, gpu: bool) -> "Recipe":
+        """This recipe as it applies on a CUDA device (``gpu``) or elsewhere."""
+        if not gpu or not self.on_gpu:
+            return self
+        return Recipe(self.name, {**self.values, **self.on_gpu}, self.step_budget, self.why,
+                      why_gpu=self.why_gpu)
 
     def settings(self) -> dict[str, Any]:
         """The run settings it sets (``resolution``), not component options."""
@@ -60,18 +79,27 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
                           "gen.ngf": 32, "disc.ndf": 32}, why="no --data given"),
     Recipe("small-data", {"augment": "color,translation,cutout", "ema": True,
                           "ema_decay": 0.99, "r1": 1.0}, step_budget=SMALL_DATA_STEPS,
-           why=f"fewer than {SMALL_DATA_LIMIT} images"),
+           why=f"fewer than {SMALL_DATA_LIMIT} images",
+           on_gpu={"gen": "fastgan"},
+           why_gpu="on a GPU: fastgan, built for few-shot folders (Liu et al. 2021; on a "
+                   "CPU DCGAN wins at equal time, bench/architectures.py)"),
+    Recipe("large-data", {"augment": "color,translation,cutout", "ada_target": 0.6,
+                          "ema": True},
+           why=f"{SMALL_DATA_LIMIT} images or more", on_gpu={"gen": "fastgan"},
+           why_gpu="on a GPU: fastgan (Liu et al. 2021)"),
     Recipe("none"),
 )}
 
 
 def pick_recipe(name: str, data_given: bool, count: int | None = None) -> Recipe:
     """``auto`` means quickstart when no data source was named, small-data when the data
-    source counted fewer than :data:`SMALL_DATA_LIMIT` images, else none. Unknown names
-    raise ``KeyError`` (the CLI restricts the choice)."""
+    source counted fewer than :data:`SMALL_DATA_LIMIT` images, large-data when it counted
+    more, else (a source that does not count, such as demo) none. Unknown names raise
+    ``KeyError`` (the CLI restricts the choice)."""
     if name == "auto":
         if not data_given:
             return RECIPES["quickstart"]
-        small = count is not None and count < SMALL_DATA_LIMIT
-        return RECIPES["small-data" if small else "none"]
+        if count is None:
+            return RECIPES["none"]
+        return RECIPES["small-data" if count < SMALL_DATA_LIMIT else "large-data"]
     return RECIPES[name]

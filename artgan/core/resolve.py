@@ -21,6 +21,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from .config import (SETTINGS, Choice, Components, Evaluation, ImageShape, Regularisation,
                      RunConfig, Runtime, Schedule, aspect_text, image_width, parse_aspect,
                      parse_data_spec)
@@ -125,8 +127,28 @@ class _Resolver:
         elif data is not None and not isinstance(data, type):
             count = len(data)
         recipe = pick_recipe(self.request.get("recipe", "auto"), "data" in self.request, count)
+        gpu = _on_gpu(self.request.get("device")) and self._gpu_variant_fits(recipe)
+        recipe = recipe.for_device(gpu)
+        if recipe.why and self.request.get("recipe", "auto") == "auto":
+            counted = "" if count is None else f" ({count} counted)"
+            on_gpu = f"; {recipe.why_gpu}" if gpu else ""
+            self.notes.append(f"recipe {recipe.name}: {recipe.why}{counted}{on_gpu}")
         self._recipe_count, self._recipe_options = count, recipe.options()
         return recipe
+
+    def _gpu_variant_fits(self, recipe: Recipe) -> bool:
+        """Whether the generator a recipe picks on a GPU is installed and can train at
+        the requested resolution (else the recipe stays as on the CPU)."""
+        name = recipe.on_gpu.get("gen")
+        if name is None or "gen" in self.request:  # the user chose the architecture
+            return False
+        try:
+            entry = self.registry.get("generator", name)
+        except UnknownComponentError:
+            return False
+        sizes = getattr(entry.component_class(), "resolutions", None)
+        wanted = self.request.get("resolution")
+        return wanted is None or sizes is None or wanted in sizes
 
     def _count(self, spec: str) -> int | None:
         """How many images ``--data`` holds, if its source can say cheaply (else None)."""
@@ -290,6 +312,12 @@ class _Resolver:
         out = str(self.value("out") or default_run_dir(components))
         check_out_outside_data(out, components.data, self._data_entry)
         return self.fill(Runtime, out=out, plugin_versions=dict(plugin_versions))
+
+
+def _on_gpu(device: str | None) -> bool:
+    """Whether ``--device`` means a CUDA device (``auto``: when one is available)."""
+    spec = (device or "auto").strip().lower()
+    return spec.startswith("cuda") or (spec == "auto" and torch.cuda.is_available())
 
 
 def default_run_dir(components: Components) -> str:
