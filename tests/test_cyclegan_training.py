@@ -202,3 +202,30 @@ def _flatten(state, prefix=""):
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+def test_a_short_run_learns_to_turn_stripes_into_waves(tmp_path):
+    """400 steps at 16 px (a raised learning rate, 1e-3, to learn within seconds): the
+    style classifier of bench/style_classifier.py calls most translated held-out stripes
+    images waves, and none of the untranslated ones. (Measured: 100%; 25% after 200 steps;
+    0% after 300 steps at CycleGAN's 2e-4.)"""
+    from bench.style_classifier import style_shares, train_style_classifier
+    from bench.style_transfer import held_out
+
+    from artgan.core.sampling import load_generator
+    from artgan.translation import translate_image, translator
+
+    clf = train_style_classifier(16, seed=0, per_style=100)
+    assert clf.accuracy > 0.85
+    run = tmp_path / "run"
+    trainer = artgan.make_trainer(
+        gen="cyclegan", data="unpaired", resolution=16, batch_size=1, max_steps=400,
+        lr=1e-3, device="cpu", out=run, log_every=100, checkpoint_every=10**6,
+        sample_every=10**6, options={"gen": {"ngf": 8, "blocks": 2}, "disc": {"ndf": 8},
+                                     "data": {"size": 64}})
+    trainer.fit()
+    G, _, _ = load_generator(run, get_registry(), device="cpu")
+    stripes = held_out("stripes", 64, 16)
+    waves = style_shares(clf, translate_image(translator(G, "a2b"), stripes))["waves"]
+    assert style_shares(clf, stripes)["waves"]["share"] <= 0.05
+    assert waves["share"] >= 0.6, waves
