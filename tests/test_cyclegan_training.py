@@ -19,8 +19,12 @@ from PIL import Image
 import artgan
 from artgan.core.checkpoint import load_checkpoint
 from artgan.core.images import grid_image
+from artgan.core.sampling import load_generator
 from artgan.plugin_host import get_registry
 from artgan.plugins.demo import render_style
+from artgan.translation import translate_image, translator
+from bench.style_classifier import style_shares, train_style_classifier
+from bench.style_transfer import held_out
 
 from .helpers import artgan as cli, read_stats
 
@@ -170,10 +174,23 @@ def test_two_processes_and_resume_follow_one_process(tmp_path):
     a, b = load_checkpoint(single), load_checkpoint(multi)
     assert a["step"] == b["step"] == 4
     assert [r["step"] for r in read_stats(multi)] == [2, 4]
-    for net in ("generator", "discriminator"):
-        for key, value in a[net].items():
-            diff = (value - b[net][key]).abs().max().item()
-            assert diff <= 1e-5, f"{net}.{key} differs by {diff}"
+    # Compared by what the networks compute, not weight by weight: a conv bias just
+    # before an instance norm has no effect and a gradient of rounding noise only, which
+    # Adam scales up to full-size steps of arbitrary sign (measured: 1e-3 apart).
+    x = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    G_a, G_b = build_generator(a["generator"]), build_generator(b["generator"])
+    D_a, D_b = (get_registry().build("discriminator", "cyclegan", OPTIONS["disc"],
+                                     resolution=16, channels=3, num_classes=0)
+                for _ in range(2))
+    D_a.load_state_dict(a["discriminator"])
+    D_b.load_state_dict(b["discriminator"])
+    with torch.no_grad():
+        for name in BOTH:
+            diff = (G_a.in_direction(name)(x) - G_b.in_direction(name)(x)).abs().max()
+            assert diff <= 1e-4, f"{name} differs by {diff}"
+        for name in ("d_a", "d_b"):
+            diff = (getattr(D_a, name)(x) - getattr(D_b, name)(x)).abs().max()
+            assert diff <= 1e-4, f"{name} differs by {diff}"
 
 
 def test_resume_through_the_trainer_is_bit_for_bit(tmp_path):
@@ -207,25 +224,24 @@ def _flatten(state, prefix=""):
 def test_a_short_run_learns_to_turn_stripes_into_waves(tmp_path):
     """400 steps at 16 px (a raised learning rate, 1e-3, to learn within seconds): the
     style classifier of bench/style_classifier.py calls most translated held-out stripes
-    images waves, and none of the untranslated ones. (Measured: 100%; 25% after 200 steps;
-    0% after 300 steps at CycleGAN's 2e-4.)"""
-    from bench.style_classifier import style_shares, train_style_classifier
-    from bench.style_transfer import held_out
-
-    from artgan.core.sampling import load_generator
-    from artgan.translation import translate_image, translator
-
-    clf = train_style_classifier(16, seed=0, per_style=100)
-    assert clf.accuracy > 0.85
-    run = tmp_path / "run"
-    trainer = artgan.make_trainer(
-        gen="cyclegan", data="unpaired", resolution=16, batch_size=1, max_steps=400,
-        lr=1e-3, device="cpu", out=run, log_every=100, checkpoint_every=10**6,
-        sample_every=10**6, options={"gen": {"ngf": 8, "blocks": 2}, "disc": {"ndf": 8},
-                                     "data": {"size": 64}})
-    trainer.fit()
-    G, _, _ = load_generator(run, get_registry(), device="cpu")
-    stripes = held_out("stripes", 64, 16)
-    waves = style_shares(clf, translate_image(translator(G, "a2b"), stripes))["waves"]
+    images waves, and none of the untranslated ones. (Measured with one thread: 100%;
+    25% after 200 steps; 0% after 300 steps at CycleGAN's 2e-4.)"""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as measured (the conftest's 2 threads round differently)
+    try:
+        clf = train_style_classifier(16, seed=0, per_style=100)
+        assert clf.accuracy > 0.85
+        run = tmp_path / "run"
+        trainer = artgan.make_trainer(
+            gen="cyclegan", data="unpaired", resolution=16, batch_size=1, max_steps=400,
+            lr=1e-3, device="cpu", out=run, log_every=100, checkpoint_every=10**6,
+            sample_every=10**6, options={"gen": {"ngf": 8, "blocks": 2}, "disc": {"ndf": 8},
+                                         "data": {"size": 64}})
+        trainer.fit()
+        G, _, _ = load_generator(run, get_registry(), device="cpu")
+        stripes = held_out("stripes", 64, 16)
+        waves = style_shares(clf, translate_image(translator(G, "a2b"), stripes))["waves"]
+    finally:
+        torch.set_num_threads(threads)
     assert style_shares(clf, stripes)["waves"]["share"] <= 0.05
     assert waves["share"] >= 0.6, waves
