@@ -18,6 +18,7 @@ import torch
 
 from artgan.core.errors import ArtganError
 from artgan.core.loss import Loss, OptimizerSettings
+from artgan.core.view import DiscriminatorView
 
 
 class CycleGANSetupError(ArtganError, ValueError):
@@ -116,13 +117,34 @@ def translators(G) -> tuple[Any, Any]:
     return G.in_direction("a2b"), G.in_direction("b2a")
 
 
+class _Augmented(torch.nn.Module):
+    """``critic(augment(x))``: a domain critic behind the trainer's augmentation."""
+
+    def __init__(self, critic, augment):
+        super().__init__()
+        self.critic, self.augment = critic, augment
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.critic(self.augment(x))
+
+
 def domain_critics(D) -> tuple[Any, Any]:
-    """``(d_a, d_b)`` of a two-domain discriminator, or a clear error naming ``--disc``."""
+    """``(d_a, d_b)`` of a two-domain discriminator, or a clear error naming ``--disc``.
+
+    Under the trainer ``D`` is a :class:`~artgan.core.view.DiscriminatorView`, whose
+    attributes fall through to the raw discriminator: ``D.d_a`` would skip ``--augment``.
+    So ``d_b`` is the view itself (the composite's forward judges domain B: augmented,
+    and observed by adaptive augmentation) and ``d_a`` the raw ``d_a`` behind the view's
+    augmentation; every image either critic sees is augmented, as for any other loss.
+    """
     if not (hasattr(D, "d_a") and hasattr(D, "d_b")):
         name = getattr(D, "component_name", type(D).__name__)
         raise CycleGANSetupError(
             f"--loss cyclegan needs a discriminator per domain (d_a and d_b), but --disc "
             f"{name} has one: use --disc cyclegan")
+    if isinstance(D, DiscriminatorView):
+        d_a = D.d_a if D.augment is None else _Augmented(D.d_a, D.augment)
+        return d_a, D
     return D.d_a, D.d_b
 
 
