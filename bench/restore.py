@@ -21,6 +21,7 @@ threads:
     python bench/restore.py --seed 1
     python bench/restore.py --picture docs/images/restore.png
     python bench/restore.py --plain                    # also the U-Net with its defaults
+    python bench/restore.py --also fill=pushpull,residual=true,norm=none,hole_weight=4
     python bench/restore.py --steps 20 --gan-steps 20 --train-images 20 --test-images 4 \\
         --project-steps 5   # a smoke test
 
@@ -45,7 +46,7 @@ from artgan.core.device import DeviceError, resolve_device
 from artgan.plugins.demo import STYLES, render_style
 
 #: The restorer's options in this benchmark (see docs/restoration.md).
-RESTORER = "fill=pushpull,residual=true,norm=instance,hole_weight=4"
+RESTORER = "fill=biharmonic,residual=true,norm=none,hole_weight=4"
 LOCAL = "holes,strokes"
 
 
@@ -71,9 +72,11 @@ def split_options(text: str) -> dict[str, dict[str, str]]:
     return groups
 
 
-def train(run: Path, args, *, restorer: str | None, folder: Path) -> dict:
+def train(run: Path, args, *, restorer: str | None, folder: Path, tuned: bool = True
+          ) -> dict:
     """Train with artgan's trainer; returns steps and CPU seconds. ``restorer`` is its
-    option text, or None for the GAN."""
+    option text, or None for the GAN; ``tuned``: the restorer with ``--lr`` and
+    ``--ema`` (else pix2pix's 2e-4 and no EMA)."""
     common = dict(resolution=args.resolution, batch_size=args.batch_size, device="cpu",
                   seed=args.seed, epochs=10 ** 6, log_every=10 ** 9, out=run)
     if restorer is None:
@@ -90,7 +93,9 @@ def train(run: Path, args, *, restorer: str | None, folder: Path) -> dict:
         groups["disc"].setdefault("ndf", str(args.width))
         trainer = artgan.make_trainer(gen="unet", disc="patchgan", loss="pix2pix",
                                       data=f"damage:folder:{folder}", max_steps=steps,
-                                      **common, options={
+                                      lr_g=args.lr if tuned else None,
+                                      ema=tuned and args.ema > 0,
+                                      ema_decay=args.ema or 0.999, **common, options={
                                           **groups, "data": {"kinds": LOCAL,
                                                              "inner": "cache=false"}})
     start = time.process_time()
@@ -195,9 +200,16 @@ def parse_args(argv=None):
     parser.add_argument("--gan-width", type=int, default=32, help="GAN gen.ngf, disc.ndf.")
     parser.add_argument("--restorer", default=RESTORER,
                         help=f"Restorer options, KEY=VALUE,... (default {RESTORER}).")
+    parser.add_argument("--lr", type=float, default=1e-3,
+                        help="Restorer generator learning rate (--lr-g; pix2pix: 2e-4).")
+    parser.add_argument("--ema", type=float, default=0.99,
+                        help="Restorer EMA decay (--ema --ema-decay); 0: no EMA.")
     parser.add_argument("--plain", action="store_true",
                         help="Also train the U-Net with its default options (no fill, no "
                              "residual, plain L1), same budget.")
+    parser.add_argument("--also", action="append", default=[], metavar="OPTIONS",
+                        help="Also train a restorer with these options (and --lr, --ema), "
+                             "same budget; repeatable.")
     parser.add_argument("--project-steps", type=int, default=100)
     parser.add_argument("--restarts", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
@@ -248,13 +260,18 @@ def main(argv=None) -> None:
         record("projection", images, gan["cpu_s"] + time.process_time() - start,
                gan["steps"], f"DCGAN (hinge, ngf=ndf={args.gan_width}); restore "
                f"--steps {args.project_steps} --restarts {args.restarts}")
-        variants = [("restorer", args.restorer)] + ([("plain-unet", "")] if args.plain else [])
+        variants = [("restorer", args.restorer)] + \
+            [(f"also-{i + 1}", text) for i, text in enumerate(args.also)] + \
+            ([("plain-unet", "")] if args.plain else [])
         for name, text in variants:
-            fit = train(root / name, args, restorer=text, folder=train_dir)
+            fit = train(root / name, args, restorer=text, folder=train_dir,
+                        tuned=name != "plain-unet")
             start = time.process_time()
             images = restore_network(root / name, damaged, mask)
             record(name, images, fit["cpu_s"] + time.process_time() - start, fit["steps"],
-                   f"unet+patchgan+pix2pix ngf=ndf={args.width} {text or '(defaults)'}")
+                   f"unet+patchgan+pix2pix ngf=ndf={args.width} " + (
+                       f"{text} lr_g={args.lr} ema={args.ema}" if name != "plain-unet"
+                       else "(defaults: no fill, not residual, lr 2e-4, no EMA)"))
         if args.picture:
             save_picture(args.picture, [damaged, restored["biharmonic"],
                                         restored["restorer"], clean], 4, 4)

@@ -1,4 +1,5 @@
-"""The benchmark scripts: an unusable --device is artgan's clear error, not a traceback."""
+"""The benchmark scripts: an unusable --device is artgan's clear error, not a traceback;
+bench/restore.py runs end to end with small flags."""
 
 import os
 import subprocess
@@ -11,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("script", ["metrics_features.py", "trainer_overhead.py",
-                                    "trainer_variants.py"])
+                                    "trainer_variants.py", "restore.py"])
 def test_an_unusable_device_is_a_one_line_error(script):
     # cuda:99 fails both without CUDA and on any machine with fewer than 100 GPUs
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -20,3 +21,28 @@ def test_an_unusable_device_is_a_one_line_error(script):
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("error: --device cuda:99: ") and "CUDA" in done.stderr
+
+
+def test_restore_benchmark_runs_end_to_end_with_small_flags(tmp_path):
+    # a smoke test of bench/restore.py: every method, the scores, the picture and JSON
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    picture, results = tmp_path / "restore.png", tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "restore.py"), "--steps", "3", "--gan-steps",
+         "3", "--train-images", "10", "--test-images", "2", "--resolution", "16",
+         "--batch-size", "4", "--width", "4", "--gan-width", "8", "--project-steps", "2",
+         "--restarts", "1", "--picture", str(picture), "--json", str(results)],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("damaged", "biharmonic", "projection", "restorer"):
+        assert f"\n{name} " in f"\n{done.stdout}" and "masked PSNR" in done.stdout
+    assert "restorer better than biharmonic on:" in done.stdout.splitlines()[-1]
+    import json
+
+    scores = json.loads(results.read_text())
+    assert set(scores) == {"damaged", "biharmonic", "projection", "restorer"}
+    assert scores["restorer"]["steps"] == 3 and scores["restorer"]["cpu_s"] > 0
+    from PIL import Image
+
+    with Image.open(picture) as img:  # 2 rows of damaged | biharmonic | restorer | original
+        assert img.size == (4 * 64 + 3 * 2, 2 * 64 + 2)

@@ -8,9 +8,11 @@ Every fill changes only the masked pixels: the known ones are returned exactly.
 - ``mean``: each channel's mean over the image's known pixels.
 - ``pushpull``: a pyramid ("push-pull") fill: the known pixels are averaged down a
   pyramid of halved images (each coarse pixel the mean of its known children), then
-  the pyramid is pulled back up, each level's holes taking the bilinearly enlarged
-  coarser level. Smooth, in pure torch, a few tensor operations per level: cheap
-  enough to run at every training step, on any device.
+  the pyramid is pulled back up, each level's holes starting from the bilinearly
+  enlarged coarser level and relaxed by :data:`RELAX_SWEEPS` Jacobi sweeps of Laplace's
+  equation (each hole pixel the mean of its 4 neighbours): a multigrid approximation of
+  harmonic inpainting. In pure torch, a few milliseconds for a batch of small images:
+  cheap enough to run at every training step, on any device.
 - ``biharmonic``: scikit-image's ``inpaint_biharmonic`` per image on the CPU, the
   smoothest fill but far slower (tens of milliseconds per small image): for
   comparison, not for training on large images.
@@ -23,6 +25,8 @@ import torch
 import torch.nn.functional as F
 
 FILLS = ("none", "mean", "pushpull", "biharmonic")
+#: Jacobi sweeps of the Laplace equation per pyramid level in the push-pull fill.
+RELAX_SWEEPS = 10
 
 
 def mean_fill(image: torch.Tensor, damaged: torch.Tensor) -> torch.Tensor:
@@ -33,6 +37,13 @@ def mean_fill(image: torch.Tensor, damaged: torch.Tensor) -> torch.Tensor:
     total = known.sum((2, 3), keepdim=True)
     mean = (image * known).sum((2, 3), keepdim=True) / total.clamp(min=1)
     return torch.where(damaged, mean.expand_as(image), image)
+
+
+def _neighbour_mean(u: torch.Tensor) -> torch.Tensor:
+    """Each pixel's 4-neighbour mean (edges replicated): one Jacobi sweep of Laplace's
+    equation, u = (u_up + u_down + u_left + u_right) / 4."""
+    p = F.pad(u, (1, 1, 1, 1), mode="replicate")
+    return 0.25 * (p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:])
 
 
 def _push_pull(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -47,9 +58,14 @@ def _push_pull(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     coarse_weight = (count > 0).to(values.dtype)
     coarse = torch.where(count > 0, summed / count.clamp(min=1e-12), torch.zeros_like(summed))
     coarse = _push_pull(coarse, coarse_weight)
-    # pull: the holes of this level take the enlarged coarser level
+    # pull: the holes of this level start from the enlarged coarser level, then relax
     up = F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
-    return torch.where(weight > 0, values, up)
+    known = weight > 0
+    out = torch.where(known, values, up)
+    if h > 1 and w > 1:
+        for _ in range(RELAX_SWEEPS):
+            out = torch.where(known, values, _neighbour_mean(out))
+    return out
 
 
 def push_pull_fill(image: torch.Tensor, damaged: torch.Tensor) -> torch.Tensor:
