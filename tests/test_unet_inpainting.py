@@ -109,3 +109,20 @@ def test_hole_weight_matches_its_formula():
     assert torch.allclose(default.generator_loss(None, D, real, fake, None,
                                                  condition=condition)["l1"], plain)
     assert torch.allclose(loss.generator_loss(None, D, real, fake, None)["l1"], plain)
+
+
+def test_a_residual_restorer_without_a_mask_is_refused_not_a_silent_no_op():
+    import numpy as np
+
+    from artgan.restoration import RestoreError
+    from artgan.restoration.inpaint import restore
+
+    G = unet({"ngf": 4, "fill": "pushpull", "residual": True})
+    pixels = np.full((16, 16, 3), 128, np.uint8)
+    with pytest.raises(RestoreError, match="repairs only what the mask marks"):
+        restore(G, pixels, None)
+    mask = np.zeros((16, 16), bool)
+    mask[4:8, 4:8] = True
+    pixels[mask] = 255
+    result = restore(G, pixels, mask)  # the untrained residual restorer: the fill
+    assert (result.pixels[mask] == 128).all() and (result.pixels[~mask] == 128).all()
