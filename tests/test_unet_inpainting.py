@@ -126,3 +126,4 @@ def test_a_residual_restorer_without_a_mask_is_refused_not_a_silent_no_op():
     pixels[mask] = 255
     result = restore(G, pixels, mask)  # the untrained residual restorer: the fill
     assert (result.pixels[mask] == 128).all() and (result.pixels[~mask] == 128).all()
+    assert (result.weights == mask).all()  # no feathered band: only the mask changes
