@@ -108,3 +108,38 @@ def test_a_briefly_trained_restorer_lowers_the_masked_region_error(tmp_path):
     before, after = scores["before"], scores["after"]
     assert after["restorer"] < 0.75 * before["restorer"], scores
     assert after["restorer"] < after["damaged"], scores
+
+
+def test_a_residual_restorer_learns_beyond_its_fill(tmp_path):
+    # -o gen.fill=pushpull -o gen.residual=true: the untrained restorer returns the fill;
+    # trained (the L1 with hole_weight, as in pix2pix's G loss) on one batch of damaged
+    # demo images it must beat that fill inside the holes, and never touch the rest
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    shape = dict(resolution=16, channels=3)
+    data = components.build("data", "damage", {"kinds": "holes", "inner": "cache=false"},
+                            f"folder:{write_folder(tmp_path / 'train', 10, 16, 0)}",
+                            seed=3, **shape)
+    real, _, condition = data.load(torch.arange(8))
+    G = components.build("generator", "unet", {"ngf": 8, "fill": "pushpull",
+                                               "residual": True, "norm": "none"},
+                         condition_channels=4, **shape)
+    loss = components.create("loss", "pix2pix", hole_weight=4.0)
+    holes = (condition[:, 3:] > 0).expand_as(real)
+
+    def hole_error():
+        with torch.no_grad():
+            return float((G(G.sample_z(8), None, condition) - real).abs()[holes].mean())
+
+    opt = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    start = hole_error()
+    for _ in range(60):
+        fake = G(G.sample_z(8), None, condition)
+        opt.zero_grad(set_to_none=True)
+        loss.generator_loss(G, lambda x, y: torch.zeros(len(x), 1), real, fake, None,
+                            condition=condition)["loss"].backward()  # a D of constant 0
+        opt.step()
+    after = hole_error()
+    assert after < 0.7 * start, (start, after)  # 0.21 -> 0.10 measured
+    out = G(G.sample_z(8), None, condition).detach()
+    assert torch.equal(out[~holes], condition[:, :3][~holes])

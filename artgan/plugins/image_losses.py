@@ -12,6 +12,11 @@ from artgan.core.options import option
 class Pix2PixOptions:
     l1_weight: float = option(100.0, "Weight lambda of the L1 distance between G's output "
                                      "and the target image (pix2pix: 100).", min=0.0)
+    hole_weight: float = option(1.0, "Weight of the L1 inside the damage mask relative to "
+                                     "the known pixels (restorers: the input's last channel "
+                                     "> 0 marks the damage); L1 = mean(w |G(x) - y|), w = "
+                                     "hole_weight in the mask, 1 elsewhere. 1: plain L1.",
+                                min=0.0)
 
 
 @hookimpl

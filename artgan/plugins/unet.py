@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from artgan import hookimpl
 from artgan.core.options import option
+from artgan.plugins.unet_fill import FILLS
 
 UNET_NORMS = ("batch", "instance", "none")
 
@@ -22,6 +23,15 @@ class UNetOptions:
     dropout: float = option(0.5, "Dropout in the decoder layers just above the innermost "
                                  "(levels 4 to depth-2: 3 layers at depth 8), pix2pix's noise; "
                                  "0: off.", min=0.0, max=0.9)
+    fill: str = option("none", "Pre-fill of the masked pixels of the input before the "
+                               "network sees them: none (as damaged), mean (the image's "
+                               "mean colour), pushpull (a smooth pyramid fill from the "
+                               "surroundings, cheap), biharmonic (scikit-image, slow). Known "
+                               "pixels are never changed.", choices=FILLS)
+    residual: bool = option(False, "Residual output: inside the mask the fill plus the "
+                                   "network's correction, 2 tanh(h), outside it the input "
+                                   "exactly (repairs local damage only; the correction "
+                                   "starts at 0, so an untrained net returns the fill).")
 
 
 @hookimpl

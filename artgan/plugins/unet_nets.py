@@ -7,6 +7,11 @@ of the same size (skip connections), so fine detail of the input reaches the out
 directly. As pix2pix, the decoder layers just above the innermost use dropout 0.5 as the
 generator's noise: there is no latent (``z_dim = 0``).
 
+Two options make it a better inpainter (``-o gen.fill=pushpull -o gen.residual=true``):
+the masked pixels of the input can be pre-filled from their surroundings
+(:mod:`artgan.plugins.unet_fill`), and the output can be residual: inside the mask the
+fill plus a learned correction, outside it the input itself, exactly.
+
 The network is fully convolutional: any height and width divisible by
 ``size_multiple = 2 ** depth`` work, whatever ``resolution`` it was built for.
 """
@@ -18,6 +23,7 @@ from torch import nn
 
 from artgan.core.networks import Generator
 from artgan.plugins.dcgan_nets import dcgan_init, norm_layer
+from artgan.plugins.unet_fill import fill_holes
 
 MAX_DEPTH = 8
 #: Decoder layers from this level up to depth - 2 have dropout (pix2pix: num_downs - 5).
@@ -63,6 +69,12 @@ class UNetGenerator(Generator):
                              "damage:SPEC, for example --data damage:folder:./paintings")
         super().__init__(z_dim=0, resolution=resolution, channels=channels,
                          condition_channels=condition_channels)
+        self.fill, self.residual = options.fill, bool(options.residual)
+        if (self.fill != "none" or self.residual) and condition_channels != channels + 1:
+            raise ValueError(f"-o gen.fill and -o gen.residual need a restorer's input (the "
+                             f"image's {channels} channels and a mask channel, "
+                             f"{channels + 1} in all); this data gives "
+                             f"{condition_channels}")
         self.depth = unet_depth(options.depth, self.resolution)
         #: Height and width must be multiples of this (inference pads to it).
         self.size_multiple = 2 ** self.depth
@@ -89,6 +101,9 @@ class UNetGenerator(Generator):
             ups.append(nn.Sequential(*up))
         self.downs, self.ups = nn.ModuleList(downs), nn.ModuleList(ups)
         self.apply(dcgan_init)  # N(0, 0.02) weights, BatchNorm scales N(1, 0.02): pix2pix's init
+        if self.residual:  # the correction starts at 0: an untrained net returns the fill
+            nn.init.zeros_(self.ups[0][1].weight)
+            nn.init.zeros_(self.ups[0][1].bias)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None,
                 condition: torch.Tensor | None = None) -> torch.Tensor:
@@ -97,6 +112,12 @@ class UNetGenerator(Generator):
             raise ValueError(f"the U-Net (depth {self.depth}) needs sides divisible by "
                              f"{self.size_multiple}, got {h}x{w}; pad the image "
                              f"(artgan.core.tiles.apply_tiled does)")
+        image, damaged = condition, None
+        if self.fill != "none" or self.residual:
+            c = self.channels
+            image, damaged = condition[:, :c], condition[:, c:c + 1] > 0  # mask: +1 damaged
+            filled = fill_holes(self.fill, image, damaged)
+            condition = torch.cat([filled, condition[:, c:]], dim=1)
         skips, x = [], condition
         for down in self.downs:
             x = down(x)
@@ -104,4 +125,8 @@ class UNetGenerator(Generator):
         x = self.ups[-1](x)  # innermost: from the bottleneck alone
         for k in range(self.depth - 2, -1, -1):
             x = self.ups[k](torch.cat([skips[k], x], dim=1))  # [encoder skip, decoder]
+        if self.residual:
+            # inside the mask: clamp(fill + 2 tanh(h), -1, 1); outside: the input exactly
+            corrected = (filled + 2 * x).clamp(-1, 1)
+            return torch.where(damaged, corrected, image)
         return x

@@ -231,6 +231,11 @@ def restore_with_restorer(G: Generator, pixels: np.ndarray, mask: np.ndarray | N
         raise RestoreError(f"{G.who} is an image-to-image network taking "
                            f"{G.condition_channels} input channels, not a restorer (which "
                            f"takes the image's {G.channels} and a mask channel)")
+    if mask is None and getattr(G, "residual", False):
+        raise RestoreError(f"{G.who} is residual (-o gen.residual=true): it repairs only "
+                           f"what the mask marks, and without one it would return the "
+                           f"picture unchanged; give --mask PATH (white = damaged) or "
+                           f"--mask auto")
     param = next(G.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     image = to_tensor(to_channels(pixels, G.channels)).to(device)
@@ -247,7 +252,10 @@ def restore_with_restorer(G: Generator, pixels: np.ndarray, mask: np.ndarray | N
         full = np.ones((height, width))
         return Restoration(np.rint(generated).astype(np.uint8), alpha, full,
                            notes=["the restorer found the damage itself (no --mask)"])
-    w = feather_weights(mask, feather)
+    # a residual restorer changes only the masked pixels (its fill meets the surroundings
+    # already): no seam to feather, and the weights say what changed
+    w = mask.astype(np.float64) if getattr(G, "residual", False) else \
+        feather_weights(mask, feather)
     restored_alpha = None if alpha is None else \
         blend(alpha[..., None], np.full((height, width, 1), 255.0), w)[..., 0]
     return Restoration(blend(pixels, generated, w), restored_alpha, w)
