@@ -57,8 +57,9 @@ class Components:
     recipe: str = setting("auto", "Defaults for a situation, applied only where you chose "
                                   "nothing: quickstart (demo art, 32 px, half-width nets; "
                                   "when --data is omitted), small-data (augmentation, EMA, "
-                                  "R1, 3,000+ steps; for folders under 2,000 images) or "
-                                  "none. auto picks one of them.",
+                                  "R1, 3,000+ steps, fastgan on a GPU; for folders under "
+                                  "2,000 images), large-data (augmentation under ADA, EMA; "
+                                  "larger folders) or none. auto picks one of them.",
                           choices=("auto", *RECIPES))
 
 
