@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..core.errors import ArtganError
-from ..core.run_folder import CHECKPOINTS, CONFIG, FINAL_GRID, METRICS, SAMPLES, STATS, RunFolder
 
 #: What makes a folder a run folder: any one of these.
-RUN_MARKERS = (CONFIG, STATS, METRICS, SAMPLES, CHECKPOINTS)
+RUN_MARKERS = ("config.json", "stats.jsonl", "metrics.jsonl", "samples", "checkpoints")
 _GRID_RE = re.compile(r"^epoch-(\d+)\.png$")
 _STAMP_RE = re.compile(r"^(\d{8}-\d{6})(?:-|$)")  # runs/<YYYYmmdd-HHMMSS>-<gen>-<loss>
 
@@ -174,15 +173,15 @@ def read_run(run_dir: str | Path) -> RunData:
     if not any((path / marker).exists() for marker in RUN_MARKERS):
         raise ReportError(f"{path} is not a run folder: it has none of "
                           f"{', '.join(RUN_MARKERS)}; give the folder that `artgan run` wrote")
-    run, folder = RunData(path=path), RunFolder(path, writer=False)
-    run.config = _read_config(folder.config_path, run.problems)
-    run.stats = _resumed(_read_jsonl(folder.stats_path, run.problems), STATS, run.problems)
-    run.metrics = _resumed(_read_jsonl(folder.metrics_path, run.problems), METRICS,
+    run = RunData(path=path)
+    run.config = _read_config(path / "config.json", run.problems)
+    run.stats = _resumed(_read_jsonl(path / "stats.jsonl", run.problems), "stats.jsonl",
+                         run.problems)
+    run.metrics = _resumed(_read_jsonl(path / "metrics.jsonl", run.problems), "metrics.jsonl",
                            run.problems)
-    run.grids, run.final = _find_grids(folder.samples, run.stats)
-    run.checkpoints = {name: file for name, file in (("last", folder.last_checkpoint),
-                                                     ("best", folder.best_checkpoint))
-                       if file.is_file()}
+    run.grids, run.final = _find_grids(path / "samples", run.stats)
+    run.checkpoints = {name: path / "checkpoints" / f"{name}.pt" for name in ("last", "best")
+                       if (path / "checkpoints" / f"{name}.pt").is_file()}
     run.times = _times(path)
     return run
 
@@ -282,7 +281,7 @@ def _find_grids(samples: Path, stats: list[dict[str, Any]]) -> tuple[list[Grid],
                 grids.append(Grid(file, f"epoch {epoch}", epoch, _int(record.get("step")),
                                   _float(record.get("watch/diversity"))))
     grids.sort(key=lambda g: g.epoch)
-    final = samples / FINAL_GRID
+    final = samples / "final.png"
     final_grid = None
     if final.is_file():
         steps = [r["step"] for r in stats if _is_number(r.get("step"))]
@@ -308,17 +307,16 @@ def _times(path: Path) -> dict[str, float]:
             times["start"] = time.mktime(time.strptime(match.group(1), "%Y%m%d-%H%M%S"))
         except ValueError:
             pass
-    folder = RunFolder(path, writer=False)
-    files = [folder.config_path, folder.stats_path, folder.metrics_path, folder.final_grid,
-             folder.last_checkpoint]
+    files = [path / "config.json", path / "stats.jsonl", path / "metrics.jsonl",
+             path / "samples" / "final.png", path / "checkpoints" / "last.pt"]
     mtimes = {}
     for file in files:
         try:
             mtimes[file.name] = file.stat().st_mtime
         except OSError:
             pass
-    if "start" not in times and CONFIG in mtimes:
-        times["config_written"] = mtimes[CONFIG]
+    if "start" not in times and "config.json" in mtimes:
+        times["config_written"] = mtimes["config.json"]
     if mtimes:
         times["last_write"] = max(mtimes.values())
     return times
