@@ -49,16 +49,16 @@ class Recipe:
     values: dict[str, Any] = field(default_factory=dict)
     step_budget: int = 0  # with a counted data set and no --epochs: epochs for this many steps
     why: str = ""  # shown in the notes
-    #: What changes on a CUDA device (a GPU affords a heavier architecture), and why.
-    on_gpu: dict[str, Any] = field(default_factory=dict)
-    why_gpu: str = ""
+    #: The architecture it picks (``gen`` with its widths and batch size) where the user
+    #: names no ``--gen``, on a CPU and on a CUDA device, and why.
+    architecture: dict[str, Any] = field(default_factory=dict)
+    architecture_gpu: dict[str, Any] = field(default_factory=dict)
+    why_architecture: str = ""
 
-    def for_device(self, gpu: bool) -> "Recipe":
-        """This recipe as it applies on a CUDA device (``gpu``) or elsewhere."""
-        if not gpu or not self.on_gpu:
-            return self
-        return Recipe(self.name, {**self.values, **self.on_gpu}, self.step_budget, self.why,
-                      why_gpu=self.why_gpu)
+    def with_architecture(self, gpu: bool) -> "Recipe":
+        """This recipe with the architecture it picks on a CUDA device (``gpu``) or not."""
+        extra = self.architecture_gpu if gpu else self.architecture
+        return Recipe(self.name, {**self.values, **extra}, self.step_budget, self.why)
 
     def settings(self) -> dict[str, Any]:
         """The run settings it sets (``resolution``), not component options."""
@@ -80,13 +80,15 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("small-data", {"augment": "color,translation,cutout", "ema": True,
                           "ema_decay": 0.99, "r1": 1.0}, step_budget=SMALL_DATA_STEPS,
            why=f"fewer than {SMALL_DATA_LIMIT} images",
-           on_gpu={"gen": "fastgan"},
-           why_gpu="on a GPU: fastgan, built for few-shot folders (Liu et al. 2021; on a "
-                   "CPU DCGAN wins at equal time, bench/architectures.py)"),
+           architecture={"gen": "fastgan", "gen.ngf": 16, "disc.ndf": 16, "batch_size": 16},
+           architecture_gpu={"gen": "fastgan"},
+           why_architecture="fastgan (at width 16 and batch 16 on a CPU): at equal CPU time "
+                            "its samples were closer to the folder and as varied as it, "
+                            "DCGAN's collapsed (bench/architectures.py)"),
     Recipe("large-data", {"augment": "color,translation,cutout", "ada_target": 0.6,
                           "ema": True},
-           why=f"{SMALL_DATA_LIMIT} images or more", on_gpu={"gen": "fastgan"},
-           why_gpu="on a GPU: fastgan (Liu et al. 2021)"),
+           why=f"{SMALL_DATA_LIMIT} images or more", architecture_gpu={"gen": "fastgan"},
+           why_architecture="fastgan on a GPU (Liu et al. 2021)"),
     Recipe("none"),
 )}
 

@@ -21,8 +21,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from .config import (SETTINGS, Choice, Components, Evaluation, ImageShape, Regularisation,
                      RunConfig, Runtime, Schedule, aspect_text, image_width, parse_aspect,
                      parse_data_spec)
@@ -127,28 +125,42 @@ class _Resolver:
         elif data is not None and not isinstance(data, type):
             count = len(data)
         recipe = pick_recipe(self.request.get("recipe", "auto"), "data" in self.request, count)
-        gpu = _on_gpu(self.request.get("device")) and self._gpu_variant_fits(recipe)
-        recipe = recipe.for_device(gpu)
+        gpu = _on_gpu(self.request.get("device"))
+        picks = self._architecture_fits(recipe.architecture_gpu if gpu else recipe.architecture)
+        why = recipe.why_architecture
+        if picks:
+            recipe = recipe.with_architecture(gpu)
         if recipe.why and self.request.get("recipe", "auto") == "auto":
             counted = "" if count is None else f" ({count} counted)"
-            on_gpu = f"; {recipe.why_gpu}" if gpu else ""
-            self.notes.append(f"recipe {recipe.name}: {recipe.why}{counted}{on_gpu}")
+            chosen = f"; {why}" if picks else ""
+            self.notes.append(f"recipe {recipe.name}: {recipe.why}{counted}{chosen}")
         self._recipe_count, self._recipe_options = count, recipe.options()
         return recipe
 
-    def _gpu_variant_fits(self, recipe: Recipe) -> bool:
-        """Whether the generator a recipe picks on a GPU is installed and can train at
-        the requested resolution (else the recipe stays as on the CPU)."""
-        name = recipe.on_gpu.get("gen")
-        if name is None or "gen" in self.request:  # the user chose the architecture
+    def _architecture_fits(self, architecture: dict[str, Any]) -> bool:
+        """Whether a recipe's architecture applies: the user named no ``--gen``, and its
+        generator is installed and can train at the resolution the run will have."""
+        name = architecture.get("gen")
+        if name is None or "gen" in self.request:
             return False
         try:
             entry = self.registry.get("generator", name)
         except UnknownComponentError:
             return False
         sizes = getattr(entry.component_class(), "resolutions", None)
-        wanted = self.request.get("resolution")
+        wanted = self.request.get("resolution") or self._data_default_resolution()
         return wanted is None or sizes is None or wanted in sizes
+
+    def _data_default_resolution(self) -> int | None:
+        """The resolution the named data source would choose (the demo art's 32 px)."""
+        data = self.request.get("data")
+        if not isinstance(data, str):
+            return None
+        try:
+            entry = self.registry.get("data", parse_data_spec(data)[0])
+        except UnknownComponentError:
+            return None
+        return getattr(entry.component_class(), "default_resolution", None)
 
     def _count(self, spec: str) -> int | None:
         """How many images ``--data`` holds, if its source can say cheaply (else None)."""
@@ -317,7 +329,13 @@ class _Resolver:
 def _on_gpu(device: str | None) -> bool:
     """Whether ``--device`` means a CUDA device (``auto``: when one is available)."""
     spec = (device or "auto").strip().lower()
-    return spec.startswith("cuda") or (spec == "auto" and torch.cuda.is_available())
+    if spec.startswith("cuda"):
+        return True
+    if spec != "auto":
+        return False
+    import torch  # here: resolving is also done by commands that stay free of torch
+
+    return torch.cuda.is_available()
 
 
 def default_run_dir(components: Components) -> str:

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from artgan import hookimpl
 from artgan.core.options import option
-from artgan.plugins.unet_fill import FILLS
+
+#: How the holes of the U-Net's input are filled before it sees them (plugins/unet_fill.py).
+FILLS = ("none", "mean", "pushpull", "biharmonic")
 
 UNET_NORMS = ("batch", "instance", "none")
 

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-FILLS = ("none", "mean", "pushpull", "biharmonic")
+from artgan.plugins.unet import FILLS  # noqa: F401 (public here too)
+
 #: Jacobi sweeps of the Laplace equation per pyramid level in the push-pull fill.
 RELAX_SWEEPS = 10
 
