@@ -19,8 +19,8 @@ has one, as ``artgan sample`` does) against held-out demo images of the same sty
 - MS-SSIM between random pairs of samples (diversity; the held-out images' own value is
   printed), lower is more diverse.
 
-    python bench/architectures.py --minutes 10 --seeds 0 1 2
-    python bench/architectures.py --variants dcgan,fastgan-16 --minutes 3
+    python bench/architectures.py --cpu-minutes 3 --samples 500 --no-fid --all-seeds-at-once \
+        --seeds 0 1 2 --variants dcgan-plain,dcgan,dcgan-ada,fastgan-16
 
 Variants: ``dcgan-plain`` (no recipe), ``dcgan`` (the small-data recipe the folder gets),
 ``fastgan-16`` / ``fastgan-32`` (FastGAN at that width, with the same recipe), and each
@@ -112,12 +112,15 @@ def run_all(procs: dict[str, subprocess.Popen], cpu_budget: float | None) -> dic
 class FIDScorer:
     """Real FID against fixed held-out images, the reference statistics computed once."""
 
-    def __init__(self, reference: torch.Tensor):
+    def __init__(self, reference: torch.Tensor | None):
         from artgan.evaluation.features import FeatureStore
         from artgan.evaluation.image_sets import ImageSet
         from artgan.metrics.inception import InceptionWeightsError
         from artgan.metrics.scores import FID
 
+        self.metric = None
+        if reference is None:
+            return
         try:
             self.metric = FID()
         except InceptionWeightsError:
@@ -165,6 +168,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=500,
                         help="Samples scored per run (the Inception network takes a few "
                              "images a second on a CPU).")
+    parser.add_argument("--no-fid", action="store_true",
+                        help="Skip FID (the Inception network scores about one image a "
+                             "second on a busy 2-core CPU).")
+    parser.add_argument("--all-seeds-at-once", action="store_true",
+                        help="Train every seed's runs side by side (fair under CPU budgets).")
     parser.add_argument("--keep", type=Path, default=None, help="Keep the runs here.")
     args = parser.parse_args()
     variants = args.variants.split(",")
@@ -176,35 +184,37 @@ def main() -> None:
         root = args.keep or Path(tmp)
         write_folder(demo_images(args.images, seed=7), root / "paintings")
         held_out = demo_images(max(500, args.samples), seed=123)
-        scorers = {"fid": FIDScorer(held_out), "hist": features(held_out),
+        scorers = {"fid": FIDScorer(None if args.no_fid else held_out),
+                   "hist": features(held_out),
                    "classifier": train_style_classifier(resolution=args.resolution, seed=0)}
         budget = f"{args.minutes:g} wall-clock min" if args.minutes else \
             f"{args.cpu_minutes:g} CPU-min"
         print(f"folder: {args.images} demo images at {args.resolution} px; budget "
               f"{budget} per run, {len(variants)} runs side by side, one thread "
               f"each; load average {os.getloadavg()[0]:.2f}; FID "
-              f"{'real (FID Inception)' if scorers['fid'].metric else 'unavailable: no weights'}")
+              f"{'real (FID Inception)' if scorers['fid'].metric else 'off'}")
         other = demo_images(args.samples, seed=321)  # real images scored as samples are
         reference = {"fid": scorers["fid"](other), "ms_ssim": mean_ms_ssim(other),
                      "in_a_style": 1 - style_shares(scorers["classifier"],
                                                     other * 2 - 1)[OTHER]["share"]}
         print(f"held-out demo images: {json.dumps(reference)}")
         results = {}
-        for seed in args.seeds:
+        groups = [args.seeds] if args.all_seeds_at_once else [[seed] for seed in args.seeds]
+        for seeds in groups:
             began = time.perf_counter()
-            procs = {v: start(root / "paintings", root / f"{v}-{seed}", VARIANTS[v], args, seed)
-                     for v in variants}
+            procs = {(v, seed): start(root / "paintings", root / f"{v}-{seed}", VARIANTS[v],
+                                      args, seed) for seed in seeds for v in variants}
             cpu = run_all(procs, None if args.minutes else args.cpu_minutes * 60)
-            for variant in variants:
+            for (variant, seed) in procs:
                 run = root / f"{variant}-{seed}"
                 results[(variant, seed)] = r = score(run, scorers, args.samples)
-                r["cpu_s"] = cpu[variant]
+                r["cpu_s"] = cpu[(variant, seed)]
                 print(f"seed {seed} {variant:<14} {r['steps']:>6} steps {r['cpu_s']:>5.0f} "
                       f"CPU-s  fid "
                       f"{r['fid'] if r['fid'] is None else round(r['fid'], 1)}  hist_fd "
                       f"{r['hist_fd']:.3f}  ms_ssim {r['ms_ssim']:.3f}  in a style "
                       f"{r['in_a_style']:.2f} (confidence {r['confidence']:.2f})", flush=True)
-            print(f"  ({(time.perf_counter() - began) / 60:.1f} min for seed {seed}; load "
+            print(f"  ({(time.perf_counter() - began) / 60:.1f} min for seeds {seeds}; load "
                   f"{os.getloadavg()[0]:.2f})", flush=True)
         for variant in variants:
             rows = [results[(variant, s)] for s in args.seeds]
