@@ -151,7 +151,7 @@ def small_folder(tmp_path):
 def test_small_folder_gets_the_small_data_recipe(small_folder):
     config = resolved(data=f"folder:{small_folder}", batch_size=4, device="cpu")
     assert config.notes[0].startswith("recipe small-data: fewer than 2000 images (12 "
-                                      "counted); fastgan (at width 16 and batch 16 on a CPU)")
+                                      "counted); fastgan (width 16 and batch 16 on a CPU, ")
     assert list(config.notes[1:]) == [
         "recipe small-data: gen=fastgan", "recipe small-data: gen.ngf=16",
         "recipe small-data: disc.ndf=16", *SMALL_RECIPE,
@@ -237,3 +237,15 @@ def test_on_a_gpu_small_folders_get_full_width_fastgan_unless_the_user_chose(sma
     assert mine.components.gen.name == "dcgan" and "fastgan" not in " ".join(mine.notes)
     small = resolved(data=f"folder:{small_folder}", device="cpu", resolution=32, batch_size=4)
     assert small.components.gen.name == "dcgan"  # fastgan starts at 64 px
+
+
+def test_the_architecture_follows_the_resolution_a_data_object_gives():
+    """A 32 px data object (Python API, recipe auto: it counts 20 images) keeps DCGAN, which
+    fastgan could not train at 32 px; at 64 px the recipe picks fastgan."""
+    from artgan.core.data import InMemoryDataSource
+
+    for size, gen in ((32, "dcgan"), (64, "fastgan")):
+        data = InMemoryDataSource(torch.zeros(20, 3, size, size, dtype=torch.uint8))
+        config = resolved(data=data, device="cpu")
+        assert config.components.gen.name == gen and config.image.resolution == size
+        assert config.notes[0].startswith("recipe small-data: fewer than 2000 images (20 ")

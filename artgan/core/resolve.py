@@ -127,12 +127,11 @@ class _Resolver:
         recipe = pick_recipe(self.request.get("recipe", "auto"), "data" in self.request, count)
         gpu = _on_gpu(self.request.get("device"))
         picks = self._architecture_fits(recipe.architecture_gpu if gpu else recipe.architecture)
-        why = recipe.why_architecture
         if picks:
             recipe = recipe.with_architecture(gpu)
         if recipe.why and self.request.get("recipe", "auto") == "auto":
             counted = "" if count is None else f" ({count} counted)"
-            chosen = f"; {why}" if picks else ""
+            chosen = f"; {recipe.why_architecture}" if picks else ""
             self.notes.append(f"recipe {recipe.name}: {recipe.why}{counted}{chosen}")
         self._recipe_count, self._recipe_options = count, recipe.options()
         return recipe
@@ -148,19 +147,22 @@ class _Resolver:
         except UnknownComponentError:
             return False
         sizes = getattr(entry.component_class(), "resolutions", None)
-        wanted = self.request.get("resolution") or self._data_default_resolution()
+        wanted = self.request.get("resolution") or self._data_resolution()
         return wanted is None or sizes is None or wanted in sizes
 
-    def _data_default_resolution(self) -> int | None:
-        """The resolution the named data source would choose (the demo art's 32 px)."""
+    def _data_resolution(self) -> int | None:
+        """The resolution the data would give the run when ``--resolution`` is not given
+        (as :meth:`_image` derives it): a data object's own, else its source's default
+        (the demo art's 32 px)."""
         data = self.request.get("data")
-        if not isinstance(data, str):
-            return None
-        try:
-            entry = self.registry.get("data", parse_data_spec(data)[0])
-        except UnknownComponentError:
-            return None
-        return getattr(entry.component_class(), "default_resolution", None)
+        if data is not None and not isinstance(data, (str, type)):
+            return getattr(data, "resolution", None)
+        if isinstance(data, str):
+            try:
+                data = self.registry.get("data", parse_data_spec(data)[0]).component_class()
+            except UnknownComponentError:
+                return None
+        return getattr(data, "default_resolution", None)
 
     def _count(self, spec: str) -> int | None:
         """How many images ``--data`` holds, if its source can say cheaply (else None)."""
