@@ -6,9 +6,10 @@ folder), times it from start to exit, then samples 500 images from the checkpoin
 EMA generator where the run has one, as ``artgan sample`` does) and scores them with the
 style classifier of bench/style_classifier.py, trained on demo images at the run's
 resolution: the share of samples assigned to each style, the mean confidence of those
-assignments, and the share assigned to none ("other": scrambled or recoloured demo
-images). References: held-out demo images (what a perfect generator gives) and an
-untrained generator.
+assignments, the share assigned to none ("other": scrambled or recoloured demo
+images), and how varied the samples of each style are against real ones (``diversity``:
+1 is as varied as the demo art, near 0 is one picture per style). References: held-out
+demo images (what a perfect generator gives) and an untrained generator.
 
     python bench/quickstart.py                 # the default quick start
     python bench/quickstart.py --extra="--gen fastgan --resolution 64"   # a variant
@@ -46,6 +47,24 @@ def run_quickstart(out: Path, extra: list[str]) -> float:
     return seconds
 
 
+def spread(images: torch.Tensor) -> float:
+    """Mean pixel distance between two different images of ``images``."""
+    flat = images.flatten(1).float()
+    return float(torch.cdist(flat, flat).sum() / max(len(flat) * (len(flat) - 1), 1))
+
+
+def diversity(clf, images: torch.Tensor, real: torch.Tensor, real_labels: torch.Tensor) -> float:
+    """How varied the samples of each style are, against real images of that style: the
+    mean, over the styles samples were assigned to, of spread(samples in the style) /
+    spread(real images of the style). 1 is as varied as the demo itself; a generator that
+    draws one picture per style scores near 0 (a collapsed conditional run scored 0.24,
+    bench/README.md)."""
+    index, _ = clf.predict(images)
+    ratios = [spread(images[index == c][:100]) / spread(real[real_labels == c])
+              for c in range(len(real_labels.unique())) if int((index == c).sum()) >= 2]
+    return sum(ratios) / len(ratios) if ratios else 0.0
+
+
 def describe(name: str, shares: dict) -> str:
     styles = [s for s in shares if s != OTHER]
     assigned = sum(shares[s]["share"] for s in styles)
@@ -70,19 +89,23 @@ def main() -> None:
         resolution = config.image.resolution
         clf = train_style_classifier(resolution=resolution, seed=0)
         fake = sample_images(G, args.samples, seed=1)
-        real, _ = demo_set(args.samples // 5, resolution, seed=7000)
+        real, real_labels = demo_set(args.samples // 5, resolution, seed=7000)
         untrained = get_registry().build("generator", config.components.gen.name,
                                          config.components.gen.options,
-                                         resolution=resolution, channels=3).eval()
+                                         resolution=resolution, channels=3,
+                                         **({"num_classes": G.num_classes}
+                                            if G.conditional else {})).eval()
         with torch.no_grad():
             noise = sample_images(untrained, args.samples, seed=1)
     print(f"artgan run {args.extra}".strip() + f": {seconds / 60:.2f} min from start to exit "
           f"on {os.cpu_count()} CPU cores (load average at start {load[0]:.2f}); "
           f"{config.components.gen.name} {resolution} px, {config.schedule.epochs} epochs")
     print(f"style classifier: held-out accuracy {clf.accuracy:.3f}")
-    for name, images in (("quick-start samples", fake), ("held-out demo images", real),
+    other_real, _ = demo_set(args.samples // 5, resolution, seed=7001)
+    for name, images in (("quick-start samples", fake), ("held-out demo images", other_real),
                          ("untrained generator", noise)):
-        print(describe(name, style_shares(clf, images)))
+        print(describe(name, style_shares(clf, images)) +
+              f"; diversity {diversity(clf, images, real, real_labels):.2f}")
 
 
 if __name__ == "__main__":

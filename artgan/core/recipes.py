@@ -7,7 +7,15 @@ A recipe maps setting names (``resolution``, ``ema``) and component options
 gives no ``--epochs``.
 
 ``quickstart`` is what ``artgan run`` uses when no ``--data`` is given: the demo art at
-32 px with half-width networks, sized to finish in a few minutes on a laptop CPU.
+32 px with half-width networks, sized to finish in a few minutes on a laptop CPU. Where
+the user names no ``--gen`` it trains the demo's styles as classes (``cgan``: every
+sample is drawn in one named style, and ``artgan sample --class waves`` picks one) with
+a 10-dimensional label embedding (at cgan's default 50 the label drowned the latent and
+every style collapsed to one picture), the hinge loss with a spectrally normalised
+discriminator (steadier and more varied than the non-saturating loss over three seeds)
+and the learning rates decaying linearly to 0 over the second half, so the last weights
+are not caught mid-swing. bench/quickstart.py measures it (bench/README.md); an
+unconditional DCGAN at the same budget put a third of its samples in a style.
 
 ``small-data`` is what ``--recipe auto`` picks when the data source counts fewer than
 :data:`SMALL_DATA_LIMIT` images (a folder: its image files; a data source opts in by
@@ -41,6 +49,9 @@ SMALL_DATA_LIMIT = 2000
 #: Unless ``--epochs`` is given, the small-data recipe trains at least this many steps
 #: (the 25 default epochs of 200 images at batch 64 would be only 75 steps).
 SMALL_DATA_STEPS = 3000
+#: What the quick start trains where the user names no ``--gen`` (see the module docstring).
+QUICKSTART_ARCHITECTURE = {"gen": "cgan", "gen.embed_dim": 10, "loss": "hinge",
+                           "disc.spectral_norm": True, "lr_decay": 0.5}
 
 
 @dataclass(frozen=True)
@@ -77,8 +88,14 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
-    Recipe("quickstart", {"data": "demo", "resolution": 32, "epochs": 60,
-                          "gen.ngf": 32, "disc.ndf": 32}, why="no --data given"),
+    Recipe("quickstart", {"data": "demo", "resolution": 32, "epochs": 50,
+                          "gen.ngf": 32, "disc.ndf": 32}, why="no --data given",
+           architecture=QUICKSTART_ARCHITECTURE, architecture_gpu=QUICKSTART_ARCHITECTURE,
+           why_architecture="cgan, one class per demo style, with a small label "
+                            "embedding, hinge loss, a spectrally normalised discriminator "
+                            "and the learning rates decaying over the second half "
+                            "(bench/quickstart.py: nearly every sample in its style, where "
+                            "an unconditional DCGAN got a third)"),
     Recipe("small-data", {"augment": "color,translation,cutout", "ema": True,
                           "ema_decay": 0.99, "r1": 1.0}, step_budget=SMALL_DATA_STEPS,
            why=f"fewer than {SMALL_DATA_LIMIT} images",

@@ -85,7 +85,12 @@ def optimisation(r: _Resolver, loss: Any, loss_name: str) -> Optimisation:
     lr_g, lr_d, decay = value("lr_g"), value("lr_d"), value("lr_decay")
     given = {"optimiser": name if name != recommended_name else None, "betas": betas,
              "learning rate": lr, "lr_g": lr_g, "lr_d": lr_d, "lr decay": decay}
-    chosen = [label for label, value in given.items() if value is not None]
+    fields = {"optimiser": "optimizer", "betas": "betas", "learning rate": "lr",
+              "lr_g": "lr_g", "lr_d": "lr_d", "lr decay": "lr_decay"}
+    chosen = [label for label, value in given.items()
+              if value is not None and fields[label] in r.request]
+    by_recipe = [label for label, value in given.items()
+                 if value is not None and fields[label] not in r.request]
     if name == "rmsprop" and betas is not None:
         raise ConfigError("these are Adam's; the optimiser is RMSprop: add --optimizer adam "
                           "to use them", "--betas")
@@ -96,6 +101,8 @@ def optimisation(r: _Resolver, loss: Any, loss_name: str) -> Optimisation:
     source = f"recommended by loss {loss_name!r}"
     if chosen:
         source += f"; {', '.join(chosen)} set by the user"
+    if by_recipe:
+        source += f"; {', '.join(by_recipe)} set by recipe {r.recipe.name!r}"
     return Optimisation(optimizer=name, lr_g=float(base_lr if lr_g is None else lr_g),
                         lr_d=float(base_lr if lr_d is None else lr_d),
                         betas=tuple(float(b) for b in betas) if name == "adam" else (),

@@ -125,6 +125,13 @@ def cycled_labels(G: Generator, n: int) -> torch.Tensor | None:
     return torch.arange(n) % G.num_classes if G.conditional else None
 
 
+def row_labels(G: Generator, n: int, row: int) -> torch.Tensor | None:
+    """Labels for a grid of ``n`` images in rows of ``row``: each row one class, the rows
+    cycling through the K classes (0, 0, ..., 1, 1, ...); None for an unconditional
+    generator. The training's sample grid uses it, so each row shows one class."""
+    return (torch.arange(n) // row) % G.num_classes if G.conditional else None
+
+
 def noise_seed(seed: int, index: int = 0) -> int:
     """The seed of the generator's own noise for batch (or frame) ``index`` of ``seed``."""
     return (int(seed) * 6_364_136_223_846_793_005 + int(index) * 1_442_695_040_888_963_407

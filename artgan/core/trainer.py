@@ -33,9 +33,9 @@ from .loss import DISCRIMINATOR, GENERATOR, Loss, Phase, PhaseInputs
 from .networks import Discriminator, Generator
 from .optim import build_optimizer, lr_factor, set_learning_rate
 from .run_folder import RunFolder
-from .sampling import cycled_labels
+from .sampling import row_labels
 from .signals import StopSignals
-from .trainer_samples import TrainerSamples
+from .trainer_samples import GRID_ROW, TrainerSamples
 from .state import TrainerState
 from .stats import ExplosionWatch, StatsRecorder, TrainingDiverged  # noqa: F401 (public)
 from .view import DiscriminatorView
@@ -130,7 +130,7 @@ class Trainer(TrainerSamples, TrainerState):
             condition = self.data.load(torch.arange(count)).condition.to(self.device)
         gen = torch.Generator().manual_seed(self.config.runtime.seed + 12345)
         z = torch.randn(count, self.G.z_dim, generator=gen)
-        y = cycled_labels(self.G, count)
+        y = row_labels(self.G, count, GRID_ROW)  # one class per grid row
         return z.to(self.device), None if y is None else y.to(self.device), condition
 
     @property

@@ -15,6 +15,8 @@ import torch
 
 from .sampling import seeded_noise
 
+GRID_ROW = 8  # images per row of the sample grid
+
 
 class TrainerSamples:
     """Sampling for the :class:`~artgan.core.trainer.Trainer` (a mixin of it)."""
@@ -52,14 +54,14 @@ class TrainerSamples:
         """The sample grid's images and row length: the fixed samples, or each row of an
         image-to-image model's preview (input, output, ...)."""
         if self.fixed_condition is None:
-            return self._fixed_samples(), 8
+            return self._fixed_samples(), GRID_ROW
         with self._sampling() as G, self.precision.autocast(), self._fixed_noise():
             rows = G.preview_rows(self.fixed_z, self.fixed_y, self.fixed_condition)
         return torch.cat([row.float() for row in rows]), len(self.fixed_z)
 
     def _write_grid(self, path: Path, images: torch.Tensor | None = None) -> Path:
         if self.dist.is_main:  # generate() syncs nothing, so the other ranks need not wait
-            nrow = 8
+            nrow = GRID_ROW
             if images is None:
                 images, nrow = self._grid_images()
             self.folder.save_grid(images, path, nrow=nrow)
