@@ -140,7 +140,10 @@ def test_dry_run_refuses_what_a_run_would_refuse(tmp_path, args, message):
 
 @pytest.mark.parametrize("args,message", [
     (["--gen", "dcgann"], "Did you mean: dcgan"),
-    (["-o", "gen.depth=3"], "unknown option depth for --gen dcgan; valid options: ngf, z_dim"),
+    (["--gen", "dcgan", "-o", "gen.depth=3"],
+     "unknown option depth for --gen dcgan; valid options: ngf, z_dim"),
+    (["-o", "gen.depth=3"],  # no --gen: the quick start's cgan
+     "unknown option depth for --gen cgan; valid options: embed_dim, ngf, z_dim"),
     (["-o", "gen.ngf=wide"], "expects a int"),
     (["--data", "folder:/definitely/not/here"], "folder not found"),
     (["--precision", "fp16", "--device", "cpu"], "fp16 needs a CUDA device"),

@@ -55,10 +55,11 @@ class Components:
     data: Choice = setting(None, "Data source, e.g. folder:./paintings or demo:waves "
                                  "[default: demo].", type=str, metavar="NAME[:ARG]")
     recipe: str = setting("auto", "Defaults for a situation, applied only where you chose "
-                                  "nothing: quickstart (demo art, 32 px, half-width nets; "
-                                  "when --data is omitted), small-data (augmentation, EMA, "
-                                  "R1, 3,000+ steps, fastgan on a GPU; for folders under "
-                                  "2,000 images), large-data (augmentation under ADA, EMA; "
+                                  "nothing: quickstart (demo art, 32 px, a conditional "
+                                  "GAN of its styles; when --data is omitted), small-data "
+                                  "(augmentation, EMA, R1, 3,000+ steps, fastgan from 64 px; "
+                                  "for folders under 2,000 images), large-data (augmentation "
+                                  "under ADA, EMA, fastgan on a GPU; "
                                   "larger folders) or none. auto picks one of them.",
                           choices=("auto", *RECIPES))
 
