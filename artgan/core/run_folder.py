@@ -24,11 +24,10 @@ from typing import Any, Callable
 from .atomic import DiskFullError, no_space, remove_stale_temps, save_atomic, \
     write_text_atomic
 from .errors import CheckpointError
+from .run_layout import BEST, CHECKPOINTS, CONFIG, FINAL_GRID, LAST, METRICS, REPORT, \
+    SAMPLES, STATS  # noqa: F401 (the layout's names, public here)
 from .run_lock import RunLock
 
-CONFIG, STATS, METRICS, REPORT = "config.json", "stats.jsonl", "metrics.jsonl", "report.html"
-SAMPLES, CHECKPOINTS, LAST, BEST, FINAL_GRID = "samples", "checkpoints", "last.pt", "best.pt", \
-    "final.png"
 
 
 class RunFolder:

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..core.errors import ArtganError
+from ..core.run_layout import BEST, CHECKPOINTS, CONFIG, FINAL_GRID, LAST, METRICS, SAMPLES, \
+    STATS
 
 #: What makes a folder a run folder: any one of these.
-RUN_MARKERS = ("config.json", "stats.jsonl", "metrics.jsonl", "samples", "checkpoints")
+RUN_MARKERS = (CONFIG, STATS, METRICS, SAMPLES, CHECKPOINTS)
 _GRID_RE = re.compile(r"^epoch-(\d+)\.png$")
 _STAMP_RE = re.compile(r"^(\d{8}-\d{6})(?:-|$)")  # runs/<YYYYmmdd-HHMMSS>-<gen>-<loss>
 
@@ -174,14 +176,14 @@ def read_run(run_dir: str | Path) -> RunData:
         raise ReportError(f"{path} is not a run folder: it has none of "
                           f"{', '.join(RUN_MARKERS)}; give the folder that `artgan run` wrote")
     run = RunData(path=path)
-    run.config = _read_config(path / "config.json", run.problems)
-    run.stats = _resumed(_read_jsonl(path / "stats.jsonl", run.problems), "stats.jsonl",
+    run.config = _read_config(path / CONFIG, run.problems)
+    run.stats = _resumed(_read_jsonl(path / STATS, run.problems), STATS,
                          run.problems)
-    run.metrics = _resumed(_read_jsonl(path / "metrics.jsonl", run.problems), "metrics.jsonl",
+    run.metrics = _resumed(_read_jsonl(path / METRICS, run.problems), METRICS,
                            run.problems)
-    run.grids, run.final = _find_grids(path / "samples", run.stats)
-    run.checkpoints = {name: path / "checkpoints" / f"{name}.pt" for name in ("last", "best")
-                       if (path / "checkpoints" / f"{name}.pt").is_file()}
+    run.grids, run.final = _find_grids(path / SAMPLES, run.stats)
+    run.checkpoints = {file.rpartition(".")[0]: path / CHECKPOINTS / file
+                       for file in (LAST, BEST) if (path / CHECKPOINTS / file).is_file()}
     run.times = _times(path)
     return run
 
@@ -281,7 +283,7 @@ def _find_grids(samples: Path, stats: list[dict[str, Any]]) -> tuple[list[Grid],
                 grids.append(Grid(file, f"epoch {epoch}", epoch, _int(record.get("step")),
                                   _float(record.get("watch/diversity"))))
     grids.sort(key=lambda g: g.epoch)
-    final = samples / "final.png"
+    final = samples / FINAL_GRID
     final_grid = None
     if final.is_file():
         steps = [r["step"] for r in stats if _is_number(r.get("step"))]
@@ -307,16 +309,16 @@ def _times(path: Path) -> dict[str, float]:
             times["start"] = time.mktime(time.strptime(match.group(1), "%Y%m%d-%H%M%S"))
         except ValueError:
             pass
-    files = [path / "config.json", path / "stats.jsonl", path / "metrics.jsonl",
-             path / "samples" / "final.png", path / "checkpoints" / "last.pt"]
+    files = [path / CONFIG, path / STATS, path / METRICS, path / SAMPLES / FINAL_GRID,
+             path / CHECKPOINTS / LAST]
     mtimes = {}
     for file in files:
         try:
             mtimes[file.name] = file.stat().st_mtime
         except OSError:
             pass
-    if "start" not in times and "config.json" in mtimes:
-        times["config_written"] = mtimes["config.json"]
+    if "start" not in times and CONFIG in mtimes:
+        times["config_written"] = mtimes[CONFIG]
     if mtimes:
         times["last_write"] = max(mtimes.values())
     return times
