@@ -68,6 +68,8 @@ def test_residual_output_is_the_input_outside_the_mask_exactly_and_the_fill_at_s
         # and it learns: the correction's layer gets a gradient
         out.sum().backward()
         assert G.ups[0][1].weight.grad.abs().sum() > 0
+        assert G.keeps_unmasked  # declared to the core, so restore relies on it
+    assert not unet({"ngf": 4, "fill": "pushpull"}, resolution=32).keeps_unmasked
 
 
 def test_fill_without_residual_feeds_the_filled_image_to_the_network():

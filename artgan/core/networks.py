@@ -151,6 +151,11 @@ class Generator(_Checked):
     #: True when :meth:`mix` is implemented (style mixing, ``artgan sample --mix``).
     can_mix: bool = False
 
+    #: True for a restorer (image + mask in) whose output equals its input outside the
+    #: mask, exactly: ``artgan restore`` then needs a mask and keeps every unmasked
+    #: pixel instead of blending the repaired tile in.
+    keeps_unmasked: bool = False
+
     @classmethod
     def condition_channels_for(cls, channels: int) -> int:
         """The input-image channels this generator expects for ``channels``-channel

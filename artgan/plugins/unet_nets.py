@@ -70,6 +70,7 @@ class UNetGenerator(Generator):
         super().__init__(z_dim=0, resolution=resolution, channels=channels,
                          condition_channels=condition_channels)
         self.fill, self.residual = options.fill, bool(options.residual)
+        self.keeps_unmasked = self.residual  # the core's contract: output = input off the mask
         if (self.fill != "none" or self.residual) and condition_channels != channels + 1:
             raise ValueError(f"-o gen.fill and -o gen.residual need a restorer's input (the "
                              f"image's {channels} channels and a mask channel, "

@@ -231,9 +231,9 @@ def restore_with_restorer(G: Generator, pixels: np.ndarray, mask: np.ndarray | N
         raise RestoreError(f"{G.who} is an image-to-image network taking "
                            f"{G.condition_channels} input channels, not a restorer (which "
                            f"takes the image's {G.channels} and a mask channel)")
-    if mask is None and getattr(G, "residual", False):
-        raise RestoreError(f"{G.who} is residual (-o gen.residual=true): it repairs only "
-                           f"what the mask marks, and without one it would return the "
+    if mask is None and G.keeps_unmasked:
+        raise RestoreError(f"{G.who} keeps every unmasked pixel (for unet: -o "
+                           f"gen.residual=true): it repairs only what the mask marks, and without one it would return the "
                            f"picture unchanged; give --mask PATH (white = damaged) or "
                            f"--mask auto")
     param = next(G.parameters(), None)
@@ -254,7 +254,7 @@ def restore_with_restorer(G: Generator, pixels: np.ndarray, mask: np.ndarray | N
                            notes=["the restorer found the damage itself (no --mask)"])
     # a residual restorer changes only the masked pixels (its fill meets the surroundings
     # already): no seam to feather, and the weights say what changed
-    w = mask.astype(np.float64) if getattr(G, "residual", False) else \
+    w = mask.astype(np.float64) if G.keeps_unmasked else \
         feather_weights(mask, feather)
     restored_alpha = None if alpha is None else \
         blend(alpha[..., None], np.full((height, width, 1), 255.0), w)[..., 0]
