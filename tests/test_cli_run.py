@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -197,8 +198,13 @@ def test_signal_saves_a_checkpoint_and_the_run_resumes(tmp_path, signum):
     assert "artgan run --resume" in output and "Traceback" not in output
     step = load_checkpoint(run)["step"]
     assert step > 0
+    status = re.search(r'<p class="status">(.*?)</p>', (run / "report.html").read_text())
+    assert "in progress or stopped" in status.group(1) and f"{step:,} of " in status.group(1)
     artgan("run", "--resume", run, "--max-steps", str(step + 2))
     assert load_checkpoint(run)["step"] == step + 2
+    status = re.search(r'<p class="status">(.*?)</p>', (run / "report.html").read_text())
+    assert "finished" in status.group(1) and f"{step + 2:,} of {step + 2:,} steps" in \
+        status.group(1)
 
 
 def test_bf16_autocast_trains_on_cpu(tmp_path):
