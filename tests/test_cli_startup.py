@@ -1,4 +1,5 @@
-"""`artgan --help` and `artgan list` must stay fast: they may not import torch."""
+"""`artgan --help`, `artgan list` and the commands' --help must stay fast: they may not
+import torch (`artgan report --help`: tests/test_report.py)."""
 
 import subprocess
 import sys
@@ -17,7 +18,8 @@ finally:
 
 @pytest.mark.parametrize("args", [["--help"], ["list"], ["list", "loss", "--options"],
                                   ["run", "--help"], ["sample", "--help"],
-                                  ["eval", "--help"]])
+                                  ["eval", "--help"], ["project", "--help"],
+                                  ["restore", "--help"], ["studio", "--help"]])
 def test_command_does_not_import_torch(args):
     out = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], capture_output=True,
                          text=True, check=True).stdout

@@ -7,8 +7,6 @@ images, about 59 dB through an 8-bit PNG, the quantisation limit).
 """
 
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -208,13 +206,3 @@ def test_project_refuses_bad_input(runs, tmp_path):
         assert message in result.output and "Traceback" not in result.output, result.output
     assert read(image).shape == (16, 16, 3)  # untouched
     assert not (tmp_path / "p").exists()
-
-
-@pytest.mark.parametrize("command", ["project", "restore"])
-def test_help_does_not_import_torch(command):
-    probe = ("import sys\nfrom artgan.cli import cli\ntry:\n"
-             f"    cli.main([{command!r}, '--help'], prog_name='artgan', standalone_mode=False)\n"
-             "finally:\n    print('TORCH' if 'torch' in sys.modules else 'NO_TORCH')")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True).stdout
-    assert out.strip().endswith("NO_TORCH")

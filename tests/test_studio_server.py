@@ -161,19 +161,7 @@ def test_safe_names():
     assert safe_name("a b/c d?.png") == "c_d_.png" and len(safe_name("x" * 500)) == 80
 
 
-# -- the command ------------------------------------------------------------------------
-
-
-def test_studio_help_does_not_import_torch():
-    probe = ("import sys\nfrom artgan.cli import cli\n"
-             "cli.main(['studio', '--help'], prog_name='artgan', standalone_mode=False)\n"
-             "print('TORCH' if 'torch' in sys.modules else 'NO TORCH')")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True).stdout
-    assert "artgan studio [OPTIONS]" in out and "--host" in out and "--port" in out
-    assert out.strip().endswith("NO TORCH"), out
-
-
+# -- the command (its --help: tests/test_cli_startup.py) ---------------------------------
 def test_the_command_starts_prints_its_address_and_stops_on_ctrl_c(runs):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     process = subprocess.Popen([sys.executable, "-m", "artgan", "studio", "--ckpt",
