@@ -16,6 +16,7 @@ import urllib.request
 import zlib
 
 import numpy as np
+import pytest
 
 from artgan.studio import is_loopback, make_server, token_matches
 from artgan.studio.limits import Limits
@@ -163,7 +164,8 @@ def test_safe_names():
 
 # -- the command (its --help: tests/test_cli_startup.py) ---------------------------------
 def test_the_command_starts_prints_its_address_and_stops_on_ctrl_c(runs):
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # faulthandler: should it hang, SIGABRT makes it print every thread's stack
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
     process = subprocess.Popen([sys.executable, "-m", "artgan", "studio", "--ckpt",
                                 str(runs["plain"]), "--port", "0", "--device", "cpu"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -175,7 +177,13 @@ def test_the_command_starts_prints_its_address_and_stops_on_ctrl_c(runs):
         with urllib.request.urlopen(url + "api/info", timeout=20) as response:
             assert json.load(response)["generator"] == "dcgan"
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=20)
+        try:  # about 1.5 s on an idle machine, 3 s under load; once it took over 20 s
+            out, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            out, err = process.communicate(timeout=30)
+            pytest.fail(f"the studio did not stop within 60 s of Ctrl-C; its threads:\n"
+                        f"{err[-4000:]}")
     finally:
         if process.poll() is None:
             process.kill()
