@@ -163,13 +163,18 @@ def test_safe_names():
 
 
 # -- the command (its --help: tests/test_cli_startup.py) ---------------------------------
+def _ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def test_the_command_starts_prints_its_address_and_stops_on_ctrl_c(runs):
     # faulthandler: should it hang, SIGABRT makes it print every thread's stack
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
+    # started with SIGINT ignored, as a script's background job is: it must stop anyway
     process = subprocess.Popen([sys.executable, "-m", "artgan", "studio", "--ckpt",
                                 str(runs["plain"]), "--port", "0", "--device", "cpu"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=env)
+                               env=env, preexec_fn=_ignore_sigint)
     try:
         lines = [process.stdout.readline(), process.stdout.readline()]
         assert lines[0].startswith("artgan studio: dcgan, 16 px, from "), lines
@@ -177,7 +182,7 @@ def test_the_command_starts_prints_its_address_and_stops_on_ctrl_c(runs):
         with urllib.request.urlopen(url + "api/info", timeout=20) as response:
             assert json.load(response)["generator"] == "dcgan"
         process.send_signal(signal.SIGINT)
-        try:  # about 1.5 s on an idle machine, 3 s under load; once it took over 20 s
+        try:  # about 1.5 s on an idle machine, 3 s under load
             out, err = process.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGABRT)

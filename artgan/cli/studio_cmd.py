@@ -61,7 +61,10 @@ def studio_command(ckpt: str, device: str, no_ema: bool, host: str, port: int,
     def terminate(_signum, _frame):
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    # SIGINT too, as artgan run does: Python maps it to KeyboardInterrupt only when it was
+    # not ignored at start, and a process started in the background of a script inherits
+    # it ignored, so Ctrl-C (or kill -INT) would not stop the studio
+    previous = {s: signal.signal(s, terminate) for s in (signal.SIGTERM, signal.SIGINT)}
     if open_browser:
         import webbrowser
 
@@ -71,6 +74,7 @@ def studio_command(ckpt: str, device: str, no_ema: bool, host: str, port: int,
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         server.close()
     click.echo("Studio stopped.")
