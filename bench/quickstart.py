@@ -57,8 +57,7 @@ def diversity(clf, images: torch.Tensor, real: torch.Tensor, real_labels: torch.
     """How varied the samples of each style are, against real images of that style: the
     mean, over the styles samples were assigned to, of spread(samples in the style) /
     spread(real images of the style). 1 is as varied as the demo itself; a generator that
-    draws one picture per style scores near 0 (a collapsed conditional run scored 0.24,
-    bench/README.md)."""
+    draws one picture per style scores near 0."""
     index, _ = clf.predict(images)
     ratios = [spread(images[index == c][:100]) / spread(real[real_labels == c])
               for c in range(len(real_labels.unique())) if int((index == c).sum()) >= 2]

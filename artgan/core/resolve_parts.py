@@ -83,14 +83,12 @@ def optimisation(r: _Resolver, loss: Any, loss_name: str) -> Optimisation:
     name = (value("optimizer") or recommended_name).lower()
     betas, lr = value("betas"), value("lr")
     lr_g, lr_d, decay = value("lr_g"), value("lr_d"), value("lr_decay")
-    given = {"optimiser": name if name != recommended_name else None, "betas": betas,
-             "learning rate": lr, "lr_g": lr_g, "lr_d": lr_d, "lr decay": decay}
-    fields = {"optimiser": "optimizer", "betas": "betas", "learning rate": "lr",
-              "lr_g": "lr_g", "lr_d": "lr_d", "lr decay": "lr_decay"}
-    chosen = [label for label, value in given.items()
-              if value is not None and fields[label] in r.request]
-    by_recipe = [label for label, value in given.items()
-                 if value is not None and fields[label] not in r.request]
+    given = {("optimiser", "optimizer"): name if name != recommended_name else None,
+             ("betas", "betas"): betas, ("learning rate", "lr"): lr, ("lr_g", "lr_g"): lr_g,
+             ("lr_d", "lr_d"): lr_d, ("lr decay", "lr_decay"): decay}
+    chosen = [label for (label, key), v in given.items() if v is not None and key in r.request]
+    by_recipe = [label for (label, key), v in given.items() if v is not None and
+                 key not in r.request and key in r.recipe.settings()]
     if name == "rmsprop" and betas is not None:
         raise ConfigError("these are Adam's; the optimiser is RMSprop: add --optimizer adam "
                           "to use them", "--betas")

@@ -29,7 +29,6 @@ from .run_layout import BEST, CHECKPOINTS, CONFIG, FINAL_GRID, LAST, METRICS, RE
 from .run_lock import RunLock
 
 
-
 class RunFolder:
     """Paths and writers of one run folder (see the module docstring)."""
 

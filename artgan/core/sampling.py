@@ -122,7 +122,7 @@ def latents(G: Generator, n: int, *, seed: int = 0) -> torch.Tensor:
 def cycled_labels(G: Generator, n: int) -> torch.Tensor | None:
     """Labels 0, 1, ..., K-1, 0, 1, ... for ``n`` images of a conditional generator with K
     classes (the default when no class is asked for); None for an unconditional one."""
-    return torch.arange(n) % G.num_classes if G.conditional else None
+    return row_labels(G, n, 1)
 
 
 def row_labels(G: Generator, n: int, row: int) -> torch.Tensor | None:

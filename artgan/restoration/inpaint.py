@@ -233,9 +233,9 @@ def restore_with_restorer(G: Generator, pixels: np.ndarray, mask: np.ndarray | N
                            f"takes the image's {G.channels} and a mask channel)")
     if mask is None and G.keeps_unmasked:
         raise RestoreError(f"{G.who} keeps every unmasked pixel (for unet: -o "
-                           f"gen.residual=true): it repairs only what the mask marks, and without one it would return the "
-                           f"picture unchanged; give --mask PATH (white = damaged) or "
-                           f"--mask auto")
+                           f"gen.residual=true): it repairs only what the mask marks, and "
+                           f"without one it would return the picture unchanged; give "
+                           f"--mask PATH (white = damaged) or --mask auto")
     param = next(G.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     image = to_tensor(to_channels(pixels, G.channels)).to(device)
