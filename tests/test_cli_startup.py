@@ -24,6 +24,10 @@ def test_command_does_not_import_torch(args):
     out = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], capture_output=True,
                          text=True, check=True).stdout
     assert out.strip().endswith("TORCH_NOT_IMPORTED"), out
+    if len(args) == 2 and args[1] == "--help":  # and the help itself was printed
+        assert f"artgan {args[0]} [OPTIONS]" in out, out
+    if args[0] == "studio":
+        assert "--host" in out and "--port" in out
 
 
 def test_python_m_artgan_works():
